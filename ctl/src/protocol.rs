@@ -1,0 +1,362 @@
+//! Wire protocol between `midictl` and `midid`: the only types both sides share.
+//!
+//! Why a separate module: the daemon depends on this crate for these types, so `midictl` never
+//! compiles io_uring or database code, and a change to the wire shape is a change to one file.
+//!
+//! Framing: every message is a 4-byte big-endian length followed by that many bytes of JSON.
+//! A frame longer than [`MAX_FRAME`] is refused by both sides before any allocation, so a
+//! misbehaving peer cannot make the other side allocate its claimed length. A connection opens
+//! with [`Hello`]/[`HelloReply`]; a version mismatch is reported, never guessed around.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change to [`Request`] or [`Response`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame either side accepts (16 MiB): large enough for a `search --limit 20000` reply,
+/// small enough that a hostile length prefix cannot exhaust memory.
+pub const MAX_FRAME: u32 = 16 * 1024 * 1024;
+
+/// First frame a client sends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Hello {
+    pub protocol: u32,
+    pub client: String,
+}
+
+/// The daemon's answer to [`Hello`]. `ok` is false when the versions differ; `error` says why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HelloReply {
+    pub ok: bool,
+    pub protocol: u32,
+    pub daemon: String,
+    pub error: Option<String>,
+}
+
+/// One request per frame after the handshake; any number of requests per connection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// Start an import job over absolute paths (the client resolves relative ones).
+    Import {
+        paths: Vec<String>,
+    },
+    /// One job (`job: Some`) or the daemon with its recent jobs (`job: None`).
+    Status {
+        job: Option<u64>,
+    },
+    /// All jobs, newest first.
+    Jobs,
+    Cancel {
+        job: u64,
+    },
+    Rejects {
+        job: Option<u64>,
+        limit: Option<u64>,
+    },
+    /// A file by its content hash (32 hex digits) or a unique prefix of it.
+    Show {
+        hash: String,
+    },
+    Search {
+        query: Vec<String>,
+        limit: Option<u64>,
+    },
+    Shutdown,
+}
+
+/// The reply to one [`Request`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Response {
+    Job {
+        job: JobInfo,
+    },
+    Status {
+        daemon: DaemonInfo,
+        jobs: Vec<JobInfo>,
+    },
+    Jobs {
+        jobs: Vec<JobInfo>,
+    },
+    Rejects {
+        rejects: Vec<RejectInfo>,
+    },
+    File {
+        file: FileInfo,
+    },
+    Files {
+        files: Vec<FileInfo>,
+    },
+    Ok {
+        message: String,
+    },
+    Error {
+        kind: ErrorKind,
+        message: String,
+    },
+}
+
+/// Why a request failed; maps onto the exit codes of DESIGN section 6.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request could not be decoded or was too large.
+    BadRequest,
+    /// The thing asked for does not exist (job, hash).
+    NotFound,
+    /// The daemon could not do it (I/O, database).
+    Failed,
+    /// The daemon is shutting down and takes no new work.
+    ShuttingDown,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Done | JobState::Failed | JobState::Cancelled
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        Some(match s {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "done" => JobState::Done,
+            "failed" => JobState::Failed,
+            "cancelled" => JobState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// Per-stage counters of a job (DESIGN section 6). Every discovered file ends as exactly one of
+/// `imported`, `duplicates` or `rejected` once it is `cataloged`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Counts {
+    pub discovered: u64,
+    pub read: u64,
+    pub parsed: u64,
+    pub imported: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub parts: u64,
+    pub analyzed: u64,
+    pub cataloged: u64,
+    pub bytes: u64,
+    /// Files that are not MIDI by their extension (wav, pdf, txt...), counted, not rejected.
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobInfo {
+    pub id: u64,
+    pub kind: String,
+    pub state: JobState,
+    pub paths: Vec<String>,
+    pub counts: Counts,
+    /// True once discovery has walked every path: `counts.discovered` is then the final total.
+    pub discovery_done: bool,
+    pub elapsed_s: f64,
+    pub files_per_s: f64,
+    /// Seconds left at the current rate; null while the total is not known yet or nothing moved.
+    pub eta_s: Option<f64>,
+    pub rejects_by_reason: BTreeMap<String, u64>,
+    pub skipped_by_ext: BTreeMap<String, u64>,
+    pub started: Option<String>,
+    pub finished: Option<String>,
+    /// Why the job failed or was cancelled, when it was.
+    pub note: Option<String>,
+}
+
+/// The daemon itself, as `midictl status` shows it above the jobs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DaemonInfo {
+    pub version: String,
+    pub pid: u32,
+    pub shards: u32,
+    /// `io_uring` or `epoll`.
+    pub io_driver: String,
+    /// Why io_uring was not used, when it was not.
+    pub io_fallback_reason: Option<String>,
+    pub data_dir: String,
+    pub database: String,
+    pub uptime_s: f64,
+    pub catalog_files: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RejectInfo {
+    pub job: u64,
+    pub path: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceInfo {
+    pub path: String,
+    pub name: String,
+    pub clean_name: Option<String>,
+    pub job: u64,
+}
+
+/// A catalogued file in the JSON shape of DESIGN section 6. Fields a later stage fills
+/// (key, role, ...) are null until then.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileInfo {
+    pub hash: String,
+    pub size: u64,
+    pub format: u16,
+    pub ppq: Option<u32>,
+    pub tracks: u32,
+    pub channels: Vec<u8>,
+    pub duration_s: f64,
+    pub duration_ticks: u64,
+    pub bars: Option<f64>,
+    pub bpm: Option<f64>,
+    pub bpm_source: Option<String>,
+    pub tempo_changes: bool,
+    pub key: Option<String>,
+    pub key_confidence: Option<f64>,
+    pub time_signature: Option<String>,
+    pub has_drums: Option<bool>,
+    pub drum_parts: Option<Vec<String>>,
+    pub role: Option<String>,
+    #[serde(rename = "loop")]
+    pub is_loop: Option<bool>,
+    pub notes: u64,
+    pub parent: Option<String>,
+    pub repairs: Vec<String>,
+    pub sources: Vec<SourceInfo>,
+}
+
+/// Framing and handshake failures.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {len} bytes exceeds the {max}-byte limit")]
+    TooLarge { len: u64, max: u32 },
+    #[error("connection closed")]
+    Closed,
+    #[error("i/o on the control socket: {0}")]
+    Io(#[from] io::Error),
+    #[error("malformed message: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Writes one frame. Refuses to send what the peer would refuse to read.
+pub fn write_frame<W: Write, T: Serialize>(w: &mut W, msg: &T) -> Result<(), FrameError> {
+    let body = serde_json::to_vec(msg)?;
+    let len = body.len() as u64;
+    if len > u64::from(MAX_FRAME) {
+        return Err(FrameError::TooLarge {
+            len,
+            max: MAX_FRAME,
+        });
+    }
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    w.write_all(&out)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads one frame's raw body, checking the length prefix before allocating.
+pub fn read_frame_bytes<R: Read>(r: &mut R) -> Result<Vec<u8>, FrameError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_be_bytes(len);
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge {
+            len: u64::from(len),
+            max: MAX_FRAME,
+        });
+    }
+    let mut body = vec![0u8; len as usize];
+    r.read_exact(&mut body).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            FrameError::Closed
+        } else {
+            FrameError::Io(e)
+        }
+    })?;
+    Ok(body)
+}
+
+/// Reads and decodes one frame.
+pub fn read_frame<R: Read, T: for<'de> Deserialize<'de>>(r: &mut R) -> Result<T, FrameError> {
+    let body = read_frame_bytes(r)?;
+    Ok(serde_json::from_slice(&body)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_round_trip() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &Request::Status { job: Some(3) }).unwrap();
+        let back: Request = read_frame(&mut buf.as_slice()).unwrap();
+        assert_eq!(back, Request::Status { job: Some(3) });
+    }
+
+    #[test]
+    fn oversized_length_prefix_is_refused_before_allocation() {
+        let mut buf = (MAX_FRAME + 1).to_be_bytes().to_vec();
+        buf.extend_from_slice(b"{}");
+        match read_frame_bytes(&mut buf.as_slice()) {
+            Err(FrameError::TooLarge { len, .. }) => assert_eq!(len, u64::from(MAX_FRAME) + 1),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_frame_is_closed_not_panic() {
+        let mut buf = 10u32.to_be_bytes().to_vec();
+        buf.extend_from_slice(b"{\"cm");
+        assert!(matches!(
+            read_frame_bytes(&mut buf.as_slice()),
+            Err(FrameError::Closed)
+        ));
+    }
+
+    #[test]
+    fn unknown_command_is_a_decode_error() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &serde_json::json!({"cmd": "format_disk"})).unwrap();
+        assert!(matches!(
+            read_frame::<_, Request>(&mut buf.as_slice()),
+            Err(FrameError::Json(_))
+        ));
+    }
+}

@@ -1,0 +1,175 @@
+//! Owned, 4096-byte-aligned I/O buffers and the per-shard pool they come from.
+//!
+//! O_DIRECT reads need the buffer address, length and file offset aligned to the logical block
+//! size; 4096 covers every disk we meet. The kernel owns a buffer while an io_uring read is in
+//! flight, so buffers are owned values moved into the operation and handed back with its result
+//! (monoio's `IoBufMut` contract), never borrowed. The pool keeps a fixed number of them per shard
+//! so steady-state imports allocate no I/O memory at all; its size is also the shard's cap on
+//! reads in flight.
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::ptr::NonNull;
+
+pub const ALIGN: usize = 4096;
+
+pub fn round_up(n: usize) -> usize {
+    n.div_ceil(ALIGN).max(1) * ALIGN
+}
+
+/// A heap buffer aligned to [`ALIGN`], with a capacity that is a multiple of it.
+pub struct AlignedBuf {
+    ptr: NonNull<u8>,
+    cap: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    /// Allocates at least `min_cap` bytes (rounded up to the alignment). Returns None only if the
+    /// allocator refuses, which callers turn into an `io_error` reject for that one file.
+    pub fn new(min_cap: usize) -> Option<AlignedBuf> {
+        let cap = round_up(min_cap);
+        let layout = Layout::from_size_align(cap, ALIGN).ok()?;
+        // SAFETY: layout has a non-zero size (round_up never returns 0).
+        let ptr = NonNull::new(unsafe { alloc(layout) })?;
+        Some(AlignedBuf { ptr, cap, len: 0 })
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes were initialised by a read (set_init) or a copy.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Copies `src` to the end of the initialised part; false when it would not fit.
+    pub fn extend_from_slice(&mut self, src: &[u8]) -> bool {
+        if self.cap - self.len < src.len() {
+            return false;
+        }
+        // SAFETY: bounds checked above; source and destination cannot overlap (we own ptr).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr().add(self.len), src.len()) };
+        self.len += src.len();
+        true
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with exactly this layout.
+        unsafe { dealloc(self.ptr.as_ptr(), Layout::from_size_align_unchecked(self.cap, ALIGN)) }
+    }
+}
+
+// SAFETY: the pointer stays valid until drop and the buffer is never aliased; monoio requires
+// the memory to stay put while the kernel uses it, which heap memory we own does.
+unsafe impl monoio::buf::IoBuf for AlignedBuf {
+    fn read_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len
+    }
+}
+
+// SAFETY: as above; `set_init` only records how much the kernel wrote.
+unsafe impl monoio::buf::IoBufMut for AlignedBuf {
+    fn write_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    fn bytes_total(&mut self) -> usize {
+        self.cap
+    }
+
+    unsafe fn set_init(&mut self, pos: usize) {
+        self.len = pos.min(self.cap);
+    }
+}
+
+/// A shard's free list of standard-size buffers. Not `Sync`, not shared: one per shard.
+pub struct BufPool {
+    free: Vec<AlignedBuf>,
+    buf_size: usize,
+}
+
+impl BufPool {
+    pub fn new(count: usize, buf_size: usize) -> BufPool {
+        let free = (0..count).filter_map(|_| AlignedBuf::new(buf_size)).collect();
+        BufPool { free, buf_size: round_up(buf_size) }
+    }
+
+    pub fn buf_size(&self) -> usize {
+        self.buf_size
+    }
+
+    pub fn available(&self) -> usize {
+        self.free.len()
+    }
+
+    pub fn take(&mut self) -> Option<AlignedBuf> {
+        self.free.pop()
+    }
+
+    /// Returns a buffer; an oversized one (allocated for a large file) is freed instead, so the
+    /// pool's memory stays what it was configured to be.
+    pub fn give(&mut self, mut buf: AlignedBuf) {
+        if buf.capacity() == self.buf_size {
+            buf.clear();
+            self.free.push(buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_aligned_and_sized() {
+        let b = AlignedBuf::new(100).unwrap();
+        assert_eq!(b.capacity(), 4096);
+        assert_eq!(b.read_ptr_addr() % ALIGN, 0);
+        let b = AlignedBuf::new(4097).unwrap();
+        assert_eq!(b.capacity(), 8192);
+    }
+
+    impl AlignedBuf {
+        fn read_ptr_addr(&self) -> usize {
+            self.ptr.as_ptr() as usize
+        }
+    }
+
+    #[test]
+    fn pool_keeps_only_standard_buffers() {
+        let mut p = BufPool::new(2, 4096);
+        let a = p.take().unwrap();
+        let _b = p.take().unwrap();
+        assert!(p.take().is_none());
+        p.give(a);
+        p.give(AlignedBuf::new(1 << 20).unwrap());
+        assert_eq!(p.available(), 1);
+    }
+
+    #[test]
+    fn extend_respects_capacity() {
+        let mut b = AlignedBuf::new(4096).unwrap();
+        assert!(b.extend_from_slice(&[1; 4096]));
+        assert!(!b.extend_from_slice(&[1]));
+        assert_eq!(b.len(), 4096);
+    }
+}

@@ -1,0 +1,59 @@
+//! The catalog: rows that shards produce, the one writer thread that commits them, and the
+//! read side that answers queries.
+//!
+//! Only the writer thread writes the database (DESIGN section 2). It takes whole batches from a
+//! bounded channel (when it falls behind, shards block: backpressure, never memory growth),
+//! groups whatever batches are waiting into one transaction, makes the batch's objects durable
+//! with one `syncfs` first, and updates job counters only after the commit. Queries use their own
+//! read-only connection (SQLite WAL lets readers run beside the writer).
+
+pub mod query;
+pub mod sqlite;
+pub mod writer;
+
+use std::sync::Arc;
+
+use crate::dedupe::ContentId;
+use crate::job::Job;
+use crate::midi::Facts;
+use crate::reject::Reason;
+
+/// Where a file was found.
+pub struct Source {
+    pub job: Arc<Job>,
+    /// Provenance path: absolute path as discovered (later with `!/` steps into archives).
+    pub path: String,
+    /// The file's own name, as found.
+    pub name: String,
+}
+
+/// One row-to-be, produced by a shard (or by discovery, for rejects it finds itself).
+pub enum Row {
+    /// A new distinct content; its object is already written.
+    File { id: ContentId, size: u64, facts: Box<Facts>, source: Source },
+    /// A content the catalog holds (or a sibling shard is committing): one more source.
+    Duplicate { id: ContentId, source: Source },
+    Reject { job: Arc<Job>, path: String, reason: Reason, detail: String },
+}
+
+pub struct Batch {
+    pub rows: Vec<Row>,
+}
+
+pub enum WriterMsg {
+    Batch(Batch),
+    /// Write (insert or update) a job's row now: created, cancelled, finished by discovery.
+    JobRow(Arc<Job>),
+    /// Replies once everything sent before it is committed.
+    Barrier(crossbeam_channel::Sender<()>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{op} on catalog {path}: {source}")]
+    Sqlite { op: &'static str, path: String, source: rusqlite::Error },
+    #[error("catalog {path} is at schema version {found}, newer than this midid knows ({known})")]
+    TooNew { path: String, found: i64, known: i64 },
+    #[error(transparent)]
+    Store(#[from] crate::objects::StoreError),
+}

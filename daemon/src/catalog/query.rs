@@ -1,0 +1,176 @@
+//! The read side: what `search`, `show`, `rejects` and `jobs` answer, from a read-only connection.
+
+use std::path::{Path, PathBuf};
+
+use midictl::protocol::{Counts, FileInfo, JobInfo, JobState, RejectInfo, SourceInfo};
+use rusqlite::{params, Connection, Row};
+
+use super::sqlite;
+use super::CatalogError;
+use crate::dedupe::{from_hex, to_hex};
+
+pub struct Reader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const FILE_COLS: &str = "hash, size, format, ppq, tracks, channels, duration_s, duration_ticks, bars, bpm,
+    bpm_source, tempo_changes, key, key_confidence, time_signature, has_drums, drum_parts, role, is_loop,
+    notes, parent, repairs";
+
+impl Reader {
+    pub fn open(path: &Path) -> Result<Reader, CatalogError> {
+        Ok(Reader { conn: sqlite::open_reader(path)?, path: path.to_path_buf() })
+    }
+
+    fn err(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
+        move |source| CatalogError::Sqlite { op, path: self.path.display().to_string(), source }
+    }
+
+    pub fn file_count(&self) -> Result<u64, CatalogError> {
+        sqlite::file_count(&self.conn).map_err(self.err("counting files"))
+    }
+
+    /// Every catalogued file in import order (the query language comes with a later issue).
+    pub fn search(&self, limit: u64) -> Result<Vec<FileInfo>, CatalogError> {
+        let sql = format!("SELECT {FILE_COLS} FROM files ORDER BY id LIMIT ?1");
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err("searching"))?;
+        let files = stmt
+            .query_map(params![limit.min(i64::MAX as u64) as i64], file_from_row)
+            .map_err(self.err("searching"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err("searching"))?;
+        files.into_iter().map(|f| self.with_sources(f)).collect()
+    }
+
+    /// A file by full hash or unique hex prefix. Ok(None) when nothing (or more than one) matches.
+    pub fn show(&self, hash: &str) -> Result<Option<FileInfo>, CatalogError> {
+        let hex = hash.trim().to_ascii_lowercase();
+        if hex.is_empty() || hex.len() > 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let lo = from_hex(&format!("{hex:0<32}"));
+        let hi = from_hex(&format!("{hex:f<32}"));
+        let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(None) };
+        let sql = format!("SELECT {FILE_COLS} FROM files WHERE hash BETWEEN ?1 AND ?2 LIMIT 2");
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err("showing"))?;
+        let mut found = stmt
+            .query_map(params![&lo[..], &hi[..]], file_from_row)
+            .map_err(self.err("showing"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err("showing"))?;
+        if found.len() != 1 {
+            return Ok(None);
+        }
+        match found.pop() {
+            Some(f) => self.with_sources(f).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn with_sources(&self, mut f: FileInfo) -> Result<FileInfo, CatalogError> {
+        let Some(id) = from_hex(&f.hash) else { return Ok(f) };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path, name, clean_name, job FROM sources WHERE hash = ?1 ORDER BY id")
+            .map_err(self.err("reading sources"))?;
+        f.sources = stmt
+            .query_map(params![&id[..]], |r| {
+                Ok(SourceInfo { path: r.get(0)?, name: r.get(1)?, clean_name: r.get(2)?, job: r.get::<_, i64>(3)? as u64 })
+            })
+            .map_err(self.err("reading sources"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err("reading sources"))?;
+        Ok(f)
+    }
+
+    pub fn rejects(&self, job: Option<u64>, limit: u64) -> Result<Vec<RejectInfo>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT job, path, reason, detail FROM rejects WHERE (?1 IS NULL OR job = ?1) ORDER BY id LIMIT ?2",
+            )
+            .map_err(self.err("listing rejects"))?;
+        let rows = stmt
+            .query_map(params![job.map(|j| j as i64), limit.min(i64::MAX as u64) as i64], |r| {
+                Ok(RejectInfo { job: r.get::<_, i64>(0)? as u64, path: r.get(1)?, reason: r.get(2)?, detail: r.get(3)? })
+            })
+            .map_err(self.err("listing rejects"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err("listing rejects"))?;
+        Ok(rows)
+    }
+
+    /// Jobs recorded in the catalog, newest first.
+    pub fn jobs(&self, limit: u64) -> Result<Vec<JobInfo>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, kind, paths, state, counts, rejects_by_reason, skipped_by_ext, discovery_done,
+                   started, finished, elapsed_s, note FROM jobs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(self.err("listing jobs"))?;
+        let rows = stmt
+            .query_map(params![limit.min(i64::MAX as u64) as i64], |r| {
+                let counts: Counts = serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default();
+                let elapsed: f64 = r.get(10)?;
+                Ok(JobInfo {
+                    id: r.get::<_, i64>(0)? as u64,
+                    kind: r.get(1)?,
+                    paths: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+                    state: JobState::parse(&r.get::<_, String>(3)?).unwrap_or(JobState::Failed),
+                    files_per_s: if elapsed > 0.0 { counts.cataloged as f64 / elapsed } else { 0.0 },
+                    counts,
+                    rejects_by_reason: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                    skipped_by_ext: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                    discovery_done: r.get(7)?,
+                    started: r.get(8)?,
+                    finished: r.get(9)?,
+                    elapsed_s: elapsed,
+                    eta_s: None,
+                    note: r.get(11)?,
+                })
+            })
+            .map_err(self.err("listing jobs"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err("listing jobs"))?;
+        Ok(rows)
+    }
+}
+
+fn channels_of(mask: u16) -> Vec<u8> {
+    (0..16u8).filter(|c| mask & (1 << c) != 0).map(|c| c + 1).collect()
+}
+
+fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileInfo> {
+    let hash: Vec<u8> = r.get(0)?;
+    let hash = <[u8; 16]>::try_from(hash.as_slice()).map(|h| to_hex(&h)).unwrap_or_default();
+    let parent: Option<Vec<u8>> = r.get(20)?;
+    let repairs: String = r.get(21)?;
+    let drum_parts: Option<String> = r.get(16)?;
+    Ok(FileInfo {
+        hash,
+        size: r.get::<_, i64>(1)? as u64,
+        format: r.get(2)?,
+        ppq: r.get(3)?,
+        tracks: r.get(4)?,
+        channels: channels_of(r.get(5)?),
+        duration_s: r.get(6)?,
+        duration_ticks: r.get::<_, i64>(7)? as u64,
+        bars: r.get(8)?,
+        bpm: r.get(9)?,
+        bpm_source: r.get(10)?,
+        tempo_changes: r.get(11)?,
+        key: r.get(12)?,
+        key_confidence: r.get(13)?,
+        time_signature: r.get(14)?,
+        has_drums: r.get(15)?,
+        drum_parts: drum_parts.map(|s| s.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect()),
+        role: r.get(17)?,
+        is_loop: r.get(18)?,
+        notes: r.get::<_, i64>(19)? as u64,
+        parent: parent.and_then(|p| <[u8; 16]>::try_from(p.as_slice()).ok()).map(|p| to_hex(&p)),
+        repairs: repairs.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect(),
+        sources: Vec::new(),
+    })
+}

@@ -1,0 +1,197 @@
+//! The embedded store: SQLite (bundled), WAL, schema from `migrations/sqlite/`.
+//!
+//! Migrations are embedded at compile time and applied at open, in order, each in its own
+//! transaction, recorded in `schema_migrations`; a catalog newer than the binary is refused
+//! rather than written with a schema it does not know.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use super::CatalogError;
+use crate::dedupe::ContentId;
+use crate::job::Job;
+use crate::midi::{Facts, Timing};
+
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/sqlite/0001_init.sql"))];
+
+fn sq<'a>(op: &'static str, path: &'a Path) -> impl Fn(rusqlite::Error) -> CatalogError + 'a {
+    move |source| CatalogError::Sqlite { op, path: path.display().to_string(), source }
+}
+
+/// Opens the writer's connection, applying migrations.
+pub fn open_writer(path: &Path) -> Result<Connection, CatalogError> {
+    let conn = Connection::open(path).map_err(sq("opening", path))?;
+    // FULL: a committed batch survives power loss. It costs one WAL fsync per group commit, and
+    // the writer groups thousands of rows per commit, so the price is small.
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;
+         PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY; PRAGMA busy_timeout=5000;",
+    )
+    .map_err(sq("configuring", path))?;
+    migrate(&conn, path)?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection for queries.
+pub fn open_reader(path: &Path) -> Result<Connection, CatalogError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(sq("opening for reading", path))?;
+    conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA cache_size=-4096;").map_err(sq("configuring", path))?;
+    Ok(conn)
+}
+
+pub fn migrate(conn: &Connection, path: &Path) -> Result<(), CatalogError> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
+        .map_err(sq("creating schema_migrations", path))?;
+    let current: i64 = conn
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .map_err(sq("reading schema version", path))?;
+    let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if current > known {
+        return Err(CatalogError::TooNew { path: path.display().to_string(), found: current, known });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.unchecked_transaction().map_err(sq("starting migration", path))?;
+        tx.execute_batch(sql).map_err(sq("applying migration", path))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied) VALUES (?1, ?2)",
+            params![version, crate::job::now_rfc3339()],
+        )
+        .map_err(sq("recording migration", path))?;
+        tx.commit().map_err(sq("committing migration", path))?;
+    }
+    Ok(())
+}
+
+/// Loads every catalogued content id (for the dedupe index) and the next job id.
+pub fn load_ids(conn: &Connection, path: &Path, mut each: impl FnMut(ContentId)) -> Result<u64, CatalogError> {
+    let mut stmt = conn.prepare("SELECT hash FROM files").map_err(sq("loading ids", path))?;
+    let mut rows = stmt.query([]).map_err(sq("loading ids", path))?;
+    while let Some(row) = rows.next().map_err(sq("loading ids", path))? {
+        let blob: Vec<u8> = row.get(0).map_err(sq("loading ids", path))?;
+        if let Ok(id) = <ContentId>::try_from(blob.as_slice()) {
+            each(id);
+        }
+    }
+    let max: i64 = conn
+        .query_row("SELECT COALESCE(MAX(id), 0) FROM jobs", [], |r| r.get(0))
+        .map_err(sq("reading job ids", path))?;
+    Ok(max as u64 + 1)
+}
+
+/// Jobs a previous daemon left running died with it.
+pub fn fail_orphaned_jobs(conn: &Connection, path: &Path) -> Result<usize, CatalogError> {
+    conn.execute(
+        "UPDATE jobs SET state = 'failed', note = 'daemon stopped before the job finished', finished = ?1
+         WHERE state IN ('queued', 'running')",
+        params![crate::job::now_rfc3339()],
+    )
+    .map_err(sq("closing orphaned jobs", path))
+}
+
+pub fn insert_file(conn: &Connection, id: &ContentId, size: u64, f: &Facts, job: u64) -> rusqlite::Result<bool> {
+    let (ppq, fps) = match f.timing {
+        Timing::Metrical { ppq } => (Some(i64::from(ppq)), None),
+        Timing::Timecode { fps, .. } => (None, Some(fps)),
+    };
+    let ts = f.time_signature.map(|(n, d)| format!("{n}/{d}"));
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO files (hash, size, format, ppq, smpte_fps, tracks, channels, notes, drum_notes,
+               events, duration_ticks, duration_s, bars, bpm, bpm_source, tempo_changes, time_signature,
+               has_drums, repairs, job)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        )?
+        .execute(params![
+            &id[..],
+            size as i64,
+            f.format,
+            ppq,
+            fps,
+            f.tracks,
+            f.channels,
+            f.notes as i64,
+            f.drum_notes as i64,
+            f.events as i64,
+            f.duration_ticks as i64,
+            f.duration_s,
+            f.bars,
+            f.bpm,
+            f.bpm_source,
+            f.tempo_changes,
+            ts,
+            f.drum_notes > 0,
+            f.repairs.to_text(),
+            job as i64,
+        ])?;
+    Ok(n == 1)
+}
+
+pub fn insert_source(conn: &Connection, id: &ContentId, job: u64, path: &str, name: &str) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached("INSERT OR IGNORE INTO sources (hash, job, path, name) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![&id[..], job as i64, path, name])?;
+    Ok(n == 1)
+}
+
+pub fn upsert_reject(conn: &Connection, job: u64, path: &str, reason: &str, detail: &str) -> rusqlite::Result<()> {
+    // One row per (path, reason): re-importing the same bad file moves it to the newer job
+    // instead of adding a row each time.
+    conn.prepare_cached(
+        "INSERT INTO rejects (job, path, reason, detail) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (path, reason) DO UPDATE SET job = excluded.job, detail = excluded.detail",
+    )?
+    .execute(params![job as i64, path, reason, detail])?;
+    Ok(())
+}
+
+pub fn upsert_job(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
+    let info = job.info();
+    let json = |v: &dyn erased::Ser| v.to_json();
+    conn.prepare_cached(
+        "INSERT INTO jobs (id, kind, paths, state, counts, rejects_by_reason, skipped_by_ext, discovery_done,
+           started, finished, elapsed_s, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, counts = excluded.counts,
+           rejects_by_reason = excluded.rejects_by_reason, skipped_by_ext = excluded.skipped_by_ext,
+           discovery_done = excluded.discovery_done, finished = excluded.finished,
+           elapsed_s = excluded.elapsed_s, note = excluded.note",
+    )?
+    .execute(params![
+        info.id as i64,
+        info.kind,
+        json(&info.paths),
+        info.state.as_str(),
+        json(&info.counts),
+        json(&info.rejects_by_reason),
+        json(&info.skipped_by_ext),
+        info.discovery_done,
+        info.started,
+        info.finished,
+        info.elapsed_s,
+        info.note,
+    ])?;
+    Ok(())
+}
+
+/// JSON encoding of the small values stored in TEXT columns; serialising these plain maps and
+/// vectors cannot fail, and an empty object is a safe stand-in if it ever did.
+mod erased {
+    pub trait Ser {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+        }
+    }
+}
+
+pub fn file_count(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+}
+
+pub fn optional<T>(r: rusqlite::Result<T>) -> rusqlite::Result<Option<T>> {
+    r.optional()
+}

@@ -1,0 +1,250 @@
+//! The catalog writer thread: group commit of row batches, after the objects are durable.
+//!
+//! Ordering rule: a duplicate's `sources` row may reach the writer before the `files` row of the
+//! content it duplicates (the first copy was claimed on another shard whose batch is still open).
+//! Such rows are parked until the `files` row commits, in that same transaction, so no committed
+//! source ever names a content the catalog does not hold, even across a crash.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use midictl::protocol::JobState;
+use rusqlite::Connection;
+
+use super::sqlite;
+use super::{Row, Source, WriterMsg};
+use crate::dedupe::{ContentId, DedupeIndex, Known};
+use crate::job::{Counters, Job};
+use crate::objects::ObjectStore;
+use crate::reject::Reason;
+
+/// Most rows committed in one transaction: large enough to amortise the `syncfs` and the WAL
+/// fsync, small enough that a commit stays well under a second.
+const GROUP_ROWS: usize = 16_384;
+/// How often the jobs rows of running jobs are refreshed in the database (live status is served
+/// from memory; the rows are the history).
+const JOB_ROW_EVERY: Duration = Duration::from_secs(2);
+
+pub struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    objects: Arc<ObjectStore>,
+    index: Arc<DedupeIndex>,
+    parked: HashMap<ContentId, Vec<Source>>,
+    last_job_rows: Instant,
+}
+
+#[derive(Default)]
+struct Tally {
+    imported: u64,
+    duplicates: u64,
+    rejected: u64,
+}
+
+impl Writer {
+    pub fn new(conn: Connection, path: PathBuf, objects: Arc<ObjectStore>, index: Arc<DedupeIndex>) -> Writer {
+        Writer { conn, path, objects, index, parked: HashMap::new(), last_job_rows: Instant::now() }
+    }
+
+    /// Runs until every sender is gone, then returns after the last commit.
+    pub fn run(mut self, rx: Receiver<WriterMsg>) {
+        while let Ok(first) = rx.recv() {
+            let mut msgs = vec![first];
+            let mut rows = msgs_rows(&msgs);
+            while rows < GROUP_ROWS {
+                match rx.try_recv() {
+                    Ok(m) => {
+                        rows += msgs_rows(std::slice::from_ref(&m));
+                        msgs.push(m);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(msgs);
+        }
+        tracing::debug!("catalog writer: all senders gone, exiting");
+    }
+
+    fn commit_group(&mut self, msgs: Vec<WriterMsg>) {
+        let mut rows = Vec::new();
+        let mut job_rows: Vec<Arc<Job>> = Vec::new();
+        let mut barriers = Vec::new();
+        for m in msgs {
+            match m {
+                WriterMsg::Batch(b) => rows.extend(b.rows),
+                WriterMsg::JobRow(j) => job_rows.push(j),
+                WriterMsg::Barrier(tx) => barriers.push(tx),
+            }
+        }
+        if !rows.is_empty() {
+            self.commit_rows(rows);
+        }
+        for j in job_rows {
+            if let Err(e) = sqlite::upsert_job(&self.conn, &j) {
+                tracing::error!(job = j.id, "writing job row to {}: {e}", self.path.display());
+            }
+        }
+        for b in barriers {
+            let _ = b.send(());
+        }
+    }
+
+    fn commit_rows(&mut self, rows: Vec<Row>) {
+        let has_objects = rows.iter().any(|r| matches!(r, Row::File { .. }));
+        if has_objects {
+            if let Err(e) = self.objects.sync() {
+                // Without durable objects the rows must not commit; the batch fails as a whole.
+                self.fail_rows(rows, &e.to_string());
+                return;
+            }
+        }
+        let mut tallies: HashMap<u64, (Arc<Job>, Tally, u64)> = HashMap::new();
+        let mut committed_ids: Vec<ContentId> = Vec::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = self.conn.unchecked_transaction()?;
+            for row in &rows {
+                match row {
+                    Row::File { id, size, facts, source } => {
+                        let t = tally(&mut tallies, &source.job);
+                        let new = sqlite::insert_file(&tx, id, *size, facts, source.job.id)?;
+                        sqlite::insert_source(&tx, id, source.job.id, &source.path, &source.name)?;
+                        if new {
+                            t.1.imported += 1;
+                        } else {
+                            t.1.duplicates += 1;
+                        }
+                        t.2 += 1;
+                        committed_ids.push(*id);
+                        if let Some(waiting) = self.parked.remove(id) {
+                            for s in waiting {
+                                sqlite::insert_source(&tx, id, s.job.id, &s.path, &s.name)?;
+                                let t = tally(&mut tallies, &s.job);
+                                t.1.duplicates += 1;
+                                t.2 += 1;
+                            }
+                        }
+                    }
+                    Row::Duplicate { .. } | Row::Reject { .. } => {}
+                }
+            }
+            for row in &rows {
+                match row {
+                    Row::Duplicate { id, source } => {
+                        let in_catalog = self.index.get(id) == Some(Known::Committed) || committed_ids.contains(id);
+                        if !in_catalog {
+                            // Parking moves the source out; counted when its file row commits.
+                            continue;
+                        }
+                        sqlite::insert_source(&tx, id, source.job.id, &source.path, &source.name)?;
+                        let t = tally(&mut tallies, &source.job);
+                        t.1.duplicates += 1;
+                        t.2 += 1;
+                    }
+                    Row::Reject { job, path, reason, detail } => {
+                        sqlite::upsert_reject(&tx, job.id, path, reason.code(), detail)?;
+                        let t = tally(&mut tallies, job);
+                        t.1.rejected += 1;
+                        t.2 += 1;
+                    }
+                    Row::File { .. } => {}
+                }
+            }
+            tx.commit()
+        })();
+
+        match result {
+            Ok(()) => {
+                for id in &committed_ids {
+                    self.index.set(*id, Known::Committed);
+                }
+                // Now park the duplicates whose content is still pending elsewhere.
+                for row in rows {
+                    if let Row::Duplicate { id, source } = row {
+                        if self.index.get(&id) != Some(Known::Committed) {
+                            self.parked.entry(id).or_default().push(source);
+                        }
+                    } else if let Row::Reject { job, reason, .. } = row {
+                        job.count_reject(reason);
+                    }
+                }
+                for (_, (job, t, n)) in tallies {
+                    Counters::add(&job.counters.imported, t.imported);
+                    Counters::add(&job.counters.duplicates, t.duplicates);
+                    Counters::add(&job.counters.rejected, t.rejected);
+                    job.add_cataloged(n);
+                    self.maybe_finish(&job);
+                    if self.last_job_rows.elapsed() > JOB_ROW_EVERY {
+                        let _ = sqlite::upsert_job(&self.conn, &job);
+                    }
+                }
+                if self.last_job_rows.elapsed() > JOB_ROW_EVERY {
+                    self.last_job_rows = Instant::now();
+                }
+            }
+            Err(e) => {
+                tracing::error!("committing a batch to {}: {e}", self.path.display());
+                self.fail_rows(rows, &e.to_string());
+            }
+        }
+    }
+
+    /// A batch that cannot commit: its claims are released and its jobs fail with the reason,
+    /// rather than hang waiting for rows that will never arrive.
+    fn fail_rows(&mut self, rows: Vec<Row>, why: &str) {
+        let mut jobs: HashMap<u64, Arc<Job>> = HashMap::new();
+        for row in rows {
+            match row {
+                Row::File { id, source, .. } => {
+                    self.index.release(&id);
+                    if let Some(waiting) = self.parked.remove(&id) {
+                        for s in waiting {
+                            jobs.insert(s.job.id, s.job);
+                        }
+                    }
+                    jobs.insert(source.job.id, source.job);
+                }
+                Row::Duplicate { source, .. } => {
+                    jobs.insert(source.job.id, source.job);
+                }
+                Row::Reject { job, .. } => {
+                    jobs.insert(job.id, job);
+                }
+            }
+        }
+        for (_, job) in jobs {
+            if job.finish(JobState::Failed, Some(format!("catalog write failed: {why}"))) {
+                let _ = sqlite::upsert_job(&self.conn, &job);
+            }
+        }
+    }
+
+    fn maybe_finish(&self, job: &Arc<Job>) {
+        if job.is_complete() && job.finish(JobState::Done, None) {
+            if let Err(e) = sqlite::upsert_job(&self.conn, job) {
+                tracing::error!(job = job.id, "writing job row to {}: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+fn tally<'a>(t: &'a mut HashMap<u64, (Arc<Job>, Tally, u64)>, job: &Arc<Job>) -> &'a mut (Arc<Job>, Tally, u64) {
+    t.entry(job.id).or_insert_with(|| (Arc::clone(job), Tally::default(), 0))
+}
+
+fn msgs_rows(msgs: &[WriterMsg]) -> usize {
+    msgs.iter().map(|m| if let WriterMsg::Batch(b) = m { b.rows.len() } else { 0 }).sum()
+}
+
+/// Finishes a job whose discovery ended after its last row committed (or that found nothing).
+pub fn discovery_finished(job: &Arc<Job>) -> bool {
+    job.set_discovery_done();
+    job.is_complete() && job.finish(JobState::Done, None)
+}
+
+/// The reason shared by rejects of a content already rejected once in this daemon's lifetime.
+pub fn repeat_reject_detail(reason: Reason) -> String {
+    format!("same content as a file rejected earlier ({reason})")
+}

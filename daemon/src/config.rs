@@ -1,0 +1,87 @@
+//! Configuration: TOML file (`--config`), overridden by flags and `MIDID_*` environment variables.
+//!
+//! Every key here has a flag or an environment variable (DESIGN section 5); the file is for
+//! systemd deployments where flags are awkward.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::midi::MidiLimits;
+use crate::shard::{Limits, ShardTuning};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub shards: Option<usize>,
+    pub io_driver: Option<String>,
+    pub max_file_bytes: Option<u64>,
+    pub max_events: Option<u64>,
+    pub inflight_per_shard: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("parsing config {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("io_driver must be \"auto\" or \"epoll\", not {0:?}")]
+    Driver(String),
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+        let Some(path) = path else { return Ok(FileConfig::default()) };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+    }
+
+    pub fn force_epoll(&self) -> Result<bool, ConfigError> {
+        match self.io_driver.as_deref() {
+            None | Some("auto") | Some("io_uring") => Ok(false),
+            Some("epoll") => Ok(true),
+            Some(other) => Err(ConfigError::Driver(other.to_string())),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_file_bytes: self.max_file_bytes.unwrap_or(d.max_file_bytes),
+            midi: MidiLimits { max_events: self.max_events.unwrap_or(d.midi.max_events) },
+        }
+    }
+
+    pub fn tuning(&self) -> ShardTuning {
+        let d = ShardTuning::default();
+        ShardTuning { inflight: self.inflight_per_shard.unwrap_or(d.inflight).clamp(1, 4096), ..d }
+    }
+}
+
+/// `$XDG_DATA_HOME/midid`, else `~/.local/share/midid`, else `./midid-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("midid");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(h).join(".local/share/midid");
+    }
+    PathBuf::from("midid-data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("shards = 2\nbogus = 1").is_err());
+        let c: FileConfig = toml::from_str("shards = 2\nio_driver = \"epoll\"\nmax_events = 10").unwrap();
+        assert_eq!(c.shards, Some(2));
+        assert!(c.force_epoll().unwrap());
+        assert_eq!(c.limits().midi.max_events, 10);
+    }
+}

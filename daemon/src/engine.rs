@@ -1,0 +1,270 @@
+//! The engine: everything between a request and the catalog, shared by `midid serve` and
+//! `midid run` so both run the same pipeline.
+//!
+//! It owns the shard threads, the catalog writer thread, the job table and the channels between
+//! them, and knows the shutdown order: stop intake (discovery, then units not yet started), let
+//! shards finish what they hold, commit, close the jobs that did not finish, stop the writer.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Sender};
+use midictl::protocol::{DaemonInfo, JobInfo, JobState};
+use parking_lot::Mutex;
+
+use crate::catalog::query::Reader;
+use crate::catalog::writer::Writer;
+use crate::catalog::{sqlite, CatalogError, WriterMsg};
+use crate::dedupe::{DedupeIndex, Known};
+use crate::discover::Discovery;
+use crate::job::Job;
+use crate::objects::ObjectStore;
+use crate::shard::{self, IoInfo, Limits, ShardTuning, Shared, Unit};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    /// None: one per CPU in the allowed set.
+    pub shards: Option<usize>,
+    pub force_epoll: bool,
+    pub limits: Limits,
+    pub tuning: ShardTuning,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("creating data dir {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Shard(#[from] shard::ShardError),
+    #[error("starting the catalog writer: {0}")]
+    Writer(std::io::Error),
+    #[error("no such job {0}")]
+    NoSuchJob(u64),
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+    #[error("{path}: {source}")]
+    Path { path: PathBuf, source: std::io::Error },
+}
+
+/// Work units waiting for a shard. Bounded: discovery blocks when shards are busy.
+const UNIT_QUEUE: usize = 4096;
+/// Batches waiting for the writer, per shard.
+const BATCHES_PER_SHARD: usize = 4;
+/// Finished jobs kept in memory for `status`; older ones are read from the catalog.
+const KEEP_FINISHED: usize = 64;
+
+pub struct Engine {
+    pub data_dir: PathBuf,
+    pub catalog_path: PathBuf,
+    pub io: IoInfo,
+    pub shards: usize,
+    started: Instant,
+    jobs: Mutex<BTreeMap<u64, Arc<Job>>>,
+    next_job: AtomicU64,
+    units: Mutex<Option<Sender<Unit>>>,
+    writer: Mutex<Option<Sender<WriterMsg>>>,
+    shard_handles: Mutex<Vec<JoinHandle<()>>>,
+    writer_handle: Mutex<Option<JoinHandle<()>>>,
+    discoveries: Mutex<Vec<JoinHandle<()>>>,
+    stop: Arc<AtomicBool>,
+    reader: Mutex<Reader>,
+    index: Arc<DedupeIndex>,
+}
+
+impl Engine {
+    pub fn start(cfg: EngineConfig) -> Result<Arc<Engine>, EngineError> {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .map_err(|source| EngineError::DataDir { path: cfg.data_dir.clone(), source })?;
+        let catalog_path = cfg.data_dir.join("catalog.db");
+        let conn = sqlite::open_writer(&catalog_path)?;
+        let failed = sqlite::fail_orphaned_jobs(&conn, &catalog_path)?;
+        if failed > 0 {
+            tracing::warn!("{failed} job(s) left running by a previous daemon marked failed");
+        }
+        let index = Arc::new(DedupeIndex::new());
+        let next_job = sqlite::load_ids(&conn, &catalog_path, |id| index.set(id, Known::Committed))?;
+        tracing::info!(files = index.len(), "catalog opened at {}", catalog_path.display());
+        let objects = Arc::new(ObjectStore::open(&cfg.data_dir).map_err(CatalogError::from)?);
+        let reader = Reader::open(&catalog_path)?;
+
+        let io = shard::probe_io(cfg.force_epoll);
+        if let Some(why) = &io.fallback_reason {
+            tracing::warn!("shards use epoll, not io_uring: {why}");
+        }
+        let shards = cfg
+            .shards
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(1).max(1));
+
+        let (writer_tx, writer_rx) = bounded(shards * BATCHES_PER_SHARD);
+        let writer = Writer::new(conn, catalog_path.clone(), Arc::clone(&objects), Arc::clone(&index));
+        let writer_handle = std::thread::Builder::new()
+            .name("catalog-writer".into())
+            .spawn(move || writer.run(writer_rx))
+            .map_err(EngineError::Writer)?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let (units_tx, units_rx) = bounded(UNIT_QUEUE);
+        let shared = Arc::new(Shared {
+            index: Arc::clone(&index),
+            objects,
+            limits: cfg.limits,
+            tuning: cfg.tuning,
+            stop: Arc::clone(&stop),
+        });
+        let shard_handles = shard::spawn(shards, &io, shared, units_rx, writer_tx.clone())?;
+        tracing::info!(shards, driver = io.driver(), "engine started");
+
+        Ok(Arc::new(Engine {
+            data_dir: cfg.data_dir,
+            catalog_path,
+            io,
+            shards,
+            started: Instant::now(),
+            jobs: Mutex::new(BTreeMap::new()),
+            next_job: AtomicU64::new(next_job),
+            units: Mutex::new(Some(units_tx)),
+            writer: Mutex::new(Some(writer_tx)),
+            shard_handles: Mutex::new(shard_handles),
+            writer_handle: Mutex::new(Some(writer_handle)),
+            discoveries: Mutex::new(Vec::new()),
+            stop,
+            reader: Mutex::new(reader),
+            index,
+        }))
+    }
+
+    /// Starts an import job over `paths` (made absolute here, so provenance is absolute).
+    pub fn import(&self, paths: &[PathBuf]) -> Result<Arc<Job>, EngineError> {
+        let (Some(units), Some(writer)) = (self.units.lock().clone(), self.writer.lock().clone()) else {
+            return Err(EngineError::ShuttingDown);
+        };
+        let mut abs = Vec::with_capacity(paths.len());
+        for p in paths {
+            abs.push(std::path::absolute(p).map_err(|source| EngineError::Path { path: p.clone(), source })?);
+        }
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        let job = Job::new(id, "import", abs.iter().map(|p| p.to_string_lossy().into_owned()).collect());
+        let _ = writer.send(WriterMsg::JobRow(Arc::clone(&job)));
+        {
+            let mut jobs = self.jobs.lock();
+            jobs.insert(id, Arc::clone(&job));
+            let finished: Vec<u64> = jobs.iter().filter(|(_, j)| j.state().is_final()).map(|(k, _)| *k).collect();
+            for k in finished.iter().take(finished.len().saturating_sub(KEEP_FINISHED)) {
+                jobs.remove(k);
+            }
+        }
+        let discovery = Discovery { job: Arc::clone(&job), paths: abs, units, writer, stop: Arc::clone(&self.stop) };
+        let handle = std::thread::Builder::new()
+            .name(format!("discover-{id}"))
+            .spawn(move || discovery.run())
+            .map_err(|source| EngineError::Path { path: PathBuf::from("(discovery thread)"), source })?;
+        let mut d = self.discoveries.lock();
+        d.retain(|h| !h.is_finished());
+        d.push(handle);
+        tracing::info!(job = id, paths = ?job.paths, "import started");
+        Ok(job)
+    }
+
+    pub fn live_job(&self, id: u64) -> Option<Arc<Job>> {
+        self.jobs.lock().get(&id).cloned()
+    }
+
+    pub fn job_info(&self, id: u64) -> Result<JobInfo, EngineError> {
+        if let Some(j) = self.live_job(id) {
+            return Ok(j.info());
+        }
+        let reader = self.reader.lock();
+        reader.jobs(u64::MAX)?.into_iter().find(|j| j.id == id).ok_or(EngineError::NoSuchJob(id))
+    }
+
+    /// Live jobs first (their in-memory counters are current), then history from the catalog.
+    pub fn jobs(&self, limit: u64) -> Result<Vec<JobInfo>, EngineError> {
+        let live: BTreeMap<u64, JobInfo> = self.jobs.lock().iter().map(|(k, j)| (*k, j.info())).collect();
+        let mut out: Vec<JobInfo> = live.values().rev().cloned().collect();
+        for j in self.reader.lock().jobs(limit)? {
+            if !live.contains_key(&j.id) {
+                out.push(j);
+            }
+        }
+        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.truncate(limit.min(usize::MAX as u64) as usize);
+        Ok(out)
+    }
+
+    pub fn cancel(&self, id: u64) -> Result<JobInfo, EngineError> {
+        let Some(job) = self.live_job(id) else {
+            return self.job_info(id);
+        };
+        if job.finish(JobState::Cancelled, Some("cancelled by request".into())) {
+            if let Some(w) = self.writer.lock().as_ref() {
+                let _ = w.send(WriterMsg::JobRow(Arc::clone(&job)));
+            }
+        }
+        Ok(job.info())
+    }
+
+    pub fn reader(&self) -> parking_lot::MutexGuard<'_, Reader> {
+        self.reader.lock()
+    }
+
+    pub fn daemon_info(&self) -> DaemonInfo {
+        DaemonInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            shards: self.shards as u32,
+            io_driver: self.io.driver().to_string(),
+            io_fallback_reason: self.io.fallback_reason.clone(),
+            data_dir: self.data_dir.display().to_string(),
+            database: format!("sqlite:{}", self.catalog_path.display()),
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            catalog_files: self.index.len() as u64,
+        }
+    }
+
+    /// Waits until everything sent to the writer so far is committed.
+    pub fn barrier(&self) {
+        let Some(w) = self.writer.lock().clone() else { return };
+        let (tx, rx) = bounded(1);
+        if w.send(WriterMsg::Barrier(tx)).is_ok() {
+            let _ = rx.recv_timeout(Duration::from_secs(600));
+        }
+    }
+
+    /// Orderly stop; idempotent.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for h in std::mem::take(&mut *self.discoveries.lock()) {
+            let _ = h.join();
+        }
+        drop(self.units.lock().take());
+        for h in std::mem::take(&mut *self.shard_handles.lock()) {
+            let _ = h.join();
+        }
+        self.barrier();
+        let writer = self.writer.lock().take();
+        if let Some(w) = writer {
+            for job in self.jobs.lock().values() {
+                if job.finish(JobState::Cancelled, Some("daemon shut down before the job finished".into())) {
+                    let _ = w.send(WriterMsg::JobRow(Arc::clone(job)));
+                }
+            }
+            drop(w);
+        }
+        if let Some(h) = self.writer_handle.lock().take() {
+            let _ = h.join();
+        }
+        tracing::info!("engine stopped");
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}

@@ -1,0 +1,17 @@
+//! `midid`: the import daemon's library. `main.rs` only calls [`cli::run`]; the integration
+//! tests and the benchmark use the same pieces.
+
+pub mod buf;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod dedupe;
+pub mod discover;
+pub mod engine;
+pub mod gen;
+pub mod job;
+pub mod midi;
+pub mod objects;
+pub mod reject;
+pub mod server;
+pub mod shard;

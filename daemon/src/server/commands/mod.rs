@@ -1,0 +1,10 @@
+//! One file per request, as on the client side: each turns a request into a response.
+
+pub mod cancel;
+pub mod import;
+pub mod jobs;
+pub mod rejects;
+pub mod search;
+pub mod show;
+pub mod shutdown;
+pub mod status;

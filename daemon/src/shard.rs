@@ -1,0 +1,489 @@
+//! Shards: one pinned thread per core, each running a monoio runtime, taking work units from a
+//! shared bounded channel and carrying each one through read → hash → dedupe → parse → object
+//! write → row, start to finish, on that core.
+//!
+//! Bootstrap follows iggy's order: name the thread `shard-N`, pin it, then build the runtime on
+//! the pinned thread so the ring and its memory are local to that core. io_uring is probed once
+//! before any shard starts; where the kernel or a seccomp profile refuses it, every shard uses
+//! monoio's epoll driver and the reason is logged once and shown in `midictl status`.
+//!
+//! Inside a shard, up to `inflight` files are in flight at once (one pooled aligned buffer each),
+//! so the ring stays deep even for tiny files: that queue depth is what beats a thread pool doing
+//! blocking reads, especially from a cold page cache. Everything CPU-bound (hash, parse) runs
+//! inline between completions; nothing blocks except handing a full batch to the writer, which is
+//! the backpressure point.
+
+use std::future::Future;
+use std::io;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bumpalo::Bump;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use monoio::buf::IoBufMut;
+use monoio::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+
+use crate::buf::{AlignedBuf, BufPool};
+use crate::catalog::writer::repeat_reject_detail;
+use crate::catalog::{Batch, Row, Source, WriterMsg};
+use crate::dedupe::{content_id, ContentId, DedupeIndex, Known};
+use crate::job::{Counters, Job};
+use crate::midi::{self, Facts, MidiLimits};
+use crate::objects::ObjectStore;
+use crate::reject::Reason;
+
+/// One file to import.
+pub struct Unit {
+    pub job: Arc<Job>,
+    /// What to open.
+    pub path: PathBuf,
+    /// Provenance path as stored (lossy UTF-8 of `path` for loose files).
+    pub provenance: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Files larger than this are rejected `too_large` without being read whole.
+    pub max_file_bytes: u64,
+    pub midi: MidiLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_file_bytes: 16 * 1024 * 1024, midi: MidiLimits::default() }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ShardTuning {
+    /// Files in flight per shard (and pooled buffers per shard).
+    pub inflight: usize,
+    /// Size of each pooled buffer; files up to this size take a single read.
+    pub buf_size: usize,
+    /// Rows per batch handed to the writer.
+    pub batch_rows: usize,
+    /// A batch older than this is handed over even if not full, so progress stays live.
+    pub batch_age: Duration,
+}
+
+impl Default for ShardTuning {
+    fn default() -> Self {
+        ShardTuning { inflight: 64, buf_size: 64 * 1024, batch_rows: 2048, batch_age: Duration::from_millis(100) }
+    }
+}
+
+/// Which I/O driver the shards run on, and why not io_uring when not.
+#[derive(Debug, Clone)]
+pub struct IoInfo {
+    pub uring: bool,
+    pub fallback_reason: Option<String>,
+}
+
+impl IoInfo {
+    pub fn driver(&self) -> &'static str {
+        if self.uring {
+            "io_uring"
+        } else {
+            "epoll"
+        }
+    }
+}
+
+/// Decides the driver once. `force_epoll` is for tests and for kernels where io_uring is allowed
+/// but unwanted.
+pub fn probe_io(force_epoll: bool) -> IoInfo {
+    if force_epoll {
+        return IoInfo { uring: false, fallback_reason: Some("epoll forced by configuration".into()) };
+    }
+    match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build() {
+        Ok(_) if monoio::utils::detect_uring() => IoInfo { uring: true, fallback_reason: None },
+        Ok(_) => IoInfo { uring: false, fallback_reason: Some("io_uring lacks an operation monoio needs".into()) },
+        Err(e) => IoInfo { uring: false, fallback_reason: Some(format!("io_uring refused: {e}")) },
+    }
+}
+
+/// What every shard shares (all `Sync`).
+pub struct Shared {
+    pub index: Arc<DedupeIndex>,
+    pub objects: Arc<ObjectStore>,
+    pub limits: Limits,
+    pub tuning: ShardTuning,
+    /// Set at shutdown: units not yet started are dropped, in-flight ones finish.
+    pub stop: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("starting shard {shard}: {source}")]
+pub struct ShardError {
+    pub shard: usize,
+    pub source: io::Error,
+}
+
+/// Starts `n` shards. They exit when the unit channel is closed and their last batch is sent.
+pub fn spawn(
+    n: usize,
+    io: &IoInfo,
+    shared: Arc<Shared>,
+    units: Receiver<Unit>,
+    writer: Sender<WriterMsg>,
+) -> Result<Vec<JoinHandle<()>>, ShardError> {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mut handles = Vec::with_capacity(n);
+    for i in 0..n {
+        let core = if cores.is_empty() { None } else { Some(cores[i % cores.len()]) };
+        let (shared, units, writer, uring) = (Arc::clone(&shared), units.clone(), writer.clone(), io.uring);
+        let handle = std::thread::Builder::new()
+            .name(format!("shard-{i}"))
+            .spawn(move || {
+                if let Some(core) = core {
+                    if !core_affinity::set_for_current(core) {
+                        tracing::warn!(shard = i, "could not pin to core {}", core.id);
+                    }
+                }
+                let shard = Shard::new(i, shared, writer);
+                let result = if uring {
+                    run_on::<monoio::IoUringDriver>(shard, units)
+                } else {
+                    run_on::<monoio::LegacyDriver>(shard, units)
+                };
+                if let Err(e) = result {
+                    tracing::error!(shard = i, "runtime failed to start: {e}");
+                }
+            })
+            .map_err(|source| ShardError { shard: i, source })?;
+        handles.push(handle);
+    }
+    Ok(handles)
+}
+
+fn run_on<D>(shard: Shard, units: Receiver<Unit>) -> io::Result<()>
+where
+    D: monoio::Buildable + monoio::Driver,
+{
+    let mut rt = D::build(monoio::RuntimeBuilder::<D>::new().with_entries(256))?;
+    rt.block_on(shard.run(units));
+    Ok(())
+}
+
+type Pending<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
+
+/// A finished I/O step of one file.
+enum Done {
+    Read { unit: Unit, buf: Option<AlignedBuf>, res: Result<(), (Reason, String)> },
+    Wrote { unit: Unit, id: ContentId, facts: Box<Facts>, buf: AlignedBuf, res: io::Result<()> },
+}
+
+struct Shard {
+    index: usize,
+    shared: Arc<Shared>,
+    writer: Sender<WriterMsg>,
+    pool: BufPool,
+    /// Per-batch scratch for parsing; reset when the batch is handed to the writer, so nothing
+    /// allocated in it outlives the batch or leaves this core.
+    arena: Bump,
+    rows: Vec<Row>,
+    batch_started: Instant,
+    seq: u64,
+}
+
+impl Shard {
+    fn new(index: usize, shared: Arc<Shared>, writer: Sender<WriterMsg>) -> Shard {
+        let t = shared.tuning;
+        Shard {
+            index,
+            pool: BufPool::new(t.inflight, t.buf_size),
+            arena: Bump::with_capacity(64 * 1024),
+            rows: Vec::with_capacity(t.batch_rows),
+            batch_started: Instant::now(),
+            seq: 0,
+            shared,
+            writer,
+        }
+    }
+
+    async fn run(mut self, units: Receiver<Unit>) {
+        let shared = Arc::clone(&self.shared);
+        let mut inflight: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
+        let mut open = true;
+        loop {
+            // Fill the ring while buffers last.
+            while open && self.pool.available() > 0 {
+                match units.try_recv() {
+                    Ok(unit) => {
+                        if let Some(fut) = self.start(unit, &shared) {
+                            inflight.push(fut);
+                        }
+                    }
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => open = false,
+                }
+            }
+            if inflight.is_empty() {
+                // Idle: hand over what we have so progress and completion never wait on us.
+                self.flush();
+                if !open {
+                    break;
+                }
+                match units.recv_timeout(Duration::from_millis(200)) {
+                    Ok(unit) => {
+                        if let Some(fut) = self.start(unit, &shared) {
+                            inflight.push(fut);
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => open = false,
+                }
+                continue;
+            }
+            if let Some(done) = inflight.next().await {
+                if let Some(fut) = self.complete(done, &shared) {
+                    inflight.push(fut);
+                }
+            }
+            if self.rows.len() >= shared.tuning.batch_rows || self.batch_started.elapsed() >= shared.tuning.batch_age {
+                self.flush();
+            }
+        }
+        tracing::debug!(shard = self.index, "shard exiting");
+    }
+
+    /// Begins reading one unit; None when the unit is dropped (job cancelled, shutting down).
+    fn start<'a>(&mut self, unit: Unit, shared: &'a Shared) -> Option<Pending<'a>> {
+        if !unit.job.is_live() || shared.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let buf = self.pool.take()?;
+        Some(Box::pin(read_unit(unit, buf, shared.limits.max_file_bytes)))
+    }
+
+    fn complete<'a>(&mut self, done: Done, shared: &'a Shared) -> Option<Pending<'a>> {
+        match done {
+            Done::Read { unit, buf, res } => {
+                let job = Arc::clone(&unit.job);
+                match (res, buf) {
+                    (Ok(()), Some(buf)) => {
+                        Counters::add(&job.counters.read, 1);
+                        Counters::add(&job.counters.bytes, buf.len() as u64);
+                        self.examine(unit, buf, shared)
+                    }
+                    (Err((reason, detail)), buf) => {
+                        if let Some(buf) = buf {
+                            self.pool.give(buf);
+                        }
+                        self.passed_stages(&job);
+                        self.rows.push(Row::Reject { job, path: unit.provenance, reason, detail });
+                        None
+                    }
+                    (Ok(()), None) => None,
+                }
+            }
+            Done::Wrote { unit, id, facts, buf, res } => {
+                let size = buf.len() as u64;
+                self.pool.give(buf);
+                let source = Source { job: unit.job, path: unit.provenance, name: unit.name };
+                match res {
+                    Ok(()) => match shared.index.claim(id) {
+                        None => self.rows.push(Row::File { id, size, facts, source }),
+                        Some(_) => self.rows.push(Row::Duplicate { id, source }),
+                    },
+                    Err(e) => {
+                        let detail = format!("writing object {}: {e}", shared.objects.path_of(&id).display());
+                        self.rows.push(Row::Reject { job: source.job, path: source.path, reason: Reason::Io, detail });
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Hash, dedupe, parse: the CPU part, inline between completions.
+    fn examine<'a>(&mut self, unit: Unit, buf: AlignedBuf, shared: &'a Shared) -> Option<Pending<'a>> {
+        let bytes = buf.as_slice();
+        let id = content_id(bytes);
+        let job = Arc::clone(&unit.job);
+        match shared.index.get(&id) {
+            Some(Known::Committed) | Some(Known::Pending) => {
+                self.pool.give(buf);
+                self.passed_stages(&job);
+                self.rows.push(Row::Duplicate { id, source: Source { job, path: unit.provenance, name: unit.name } });
+                return None;
+            }
+            Some(Known::Rejected(reason)) => {
+                self.pool.give(buf);
+                self.passed_stages(&job);
+                let detail = repeat_reject_detail(reason);
+                self.rows.push(Row::Reject { job, path: unit.provenance, reason, detail });
+                return None;
+            }
+            None => {}
+        }
+        let limits = shared.limits.midi;
+        let arena = &self.arena;
+        // midly is fuzzed but still third-party code fed hostile bytes: a panic in it must cost
+        // one file, not a shard.
+        let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| midi::parse(bytes, &limits, arena)));
+        self.passed_stages(&job);
+        let facts = match parsed {
+            Ok(Ok(facts)) => facts,
+            Ok(Err(rej)) => {
+                self.pool.give(buf);
+                shared.index.mark_rejected(id, rej.reason);
+                self.rows.push(Row::Reject { job, path: unit.provenance, reason: rej.reason, detail: rej.detail });
+                return None;
+            }
+            Err(_) => {
+                self.pool.give(buf);
+                let detail = "the MIDI parser panicked on this file".to_string();
+                self.rows.push(Row::Reject { job, path: unit.provenance, reason: Reason::Malformed, detail });
+                return None;
+            }
+        };
+        self.seq += 1;
+        let tmp = shared.objects.temp_path(&id, self.index, self.seq);
+        let dest = shared.objects.path_of(&id);
+        Some(Box::pin(write_object(unit, id, Box::new(facts), buf, tmp, dest)))
+    }
+
+    /// A file that got past parse (or needed none: duplicates, rejects) counts for both stages,
+    /// so the per-stage bars of a job all reach its total.
+    fn passed_stages(&self, job: &Job) {
+        Counters::add(&job.counters.parsed, 1);
+        Counters::add(&job.counters.analyzed, 1);
+    }
+
+    fn flush(&mut self) {
+        if !self.rows.is_empty() {
+            let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(self.shared.tuning.batch_rows));
+            // Blocks when the writer is behind: backpressure on purpose.
+            if self.writer.send(WriterMsg::Batch(Batch { rows })).is_err() {
+                tracing::error!(shard = self.index, "catalog writer is gone; batch dropped");
+            }
+        }
+        self.arena.reset();
+        self.batch_started = Instant::now();
+    }
+}
+
+/// Opens with O_DIRECT, falling back to buffered I/O where the filesystem refuses it (tmpfs says
+/// EINVAL), and remembers the refusal for the rest of the job.
+async fn open_for_read(path: &std::path::Path, job: &Job) -> io::Result<monoio::fs::File> {
+    if job.direct_io() {
+        match OpenOptions::new().read(true).custom_flags(libc::O_DIRECT).open(path).await {
+            Ok(f) => return Ok(f),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => job.refuse_direct_io(),
+            Err(e) => return Err(e),
+        }
+    }
+    OpenOptions::new().read(true).open(path).await
+}
+
+
+/// Reads a whole file into `buf` (or a larger one-off buffer for files over the pool size).
+async fn read_unit(unit: Unit, buf: AlignedBuf, max_bytes: u64) -> Done {
+    let (buf, res) = read_whole(&unit, buf, max_bytes).await;
+    Done::Read { unit, buf, res }
+}
+
+async fn read_whole(unit: &Unit, buf: AlignedBuf, max_bytes: u64) -> (Option<AlignedBuf>, Result<(), (Reason, String)>) {
+    let io_err = |what: &str, e: io::Error| (Reason::from_io(&e), format!("{what} {}: {e}", unit.path.display()));
+    let file = match open_for_read(&unit.path, &unit.job).await {
+        Ok(f) => f,
+        Err(e) => return (Some(buf), Err(io_err("opening", e))),
+    };
+    let (res, buf) = file.read_at(buf, 0).await;
+    let mut n = match res {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            // Some filesystems accept O_DIRECT at open and refuse it at read time.
+            unit.job.refuse_direct_io();
+            let _ = file.close().await;
+            return Box::pin(read_whole(unit, buf, max_bytes)).await;
+        }
+        Err(e) => {
+            let _ = file.close().await;
+            return (Some(buf), Err(io_err("reading", e)));
+        }
+    };
+    if n as u64 > max_bytes {
+        let _ = file.close().await;
+        return (Some(buf), Err((Reason::TooLarge, format!("over the {max_bytes}-byte cap"))));
+    }
+    if n < buf.capacity() {
+        let _ = file.close().await;
+        return (Some(buf), Ok(()));
+    }
+    // The pooled buffer filled up: a large file. Size it, check the cap before reading it whole.
+    let size = match file.metadata().await {
+        Ok(m) => m.len(),
+        Err(e) => {
+            let _ = file.close().await;
+            return (Some(buf), Err(io_err("reading metadata of", e)));
+        }
+    };
+    if size > max_bytes {
+        let _ = file.close().await;
+        return (Some(buf), Err((Reason::TooLarge, format!("{size} bytes, over the {max_bytes}-byte cap"))));
+    }
+    // One spare block so a file that grew since the stat still ends in a short read we can see.
+    let Some(mut big) = AlignedBuf::new(size as usize + crate::buf::ALIGN) else {
+        let _ = file.close().await;
+        return (Some(buf), Err((Reason::Io, format!("cannot allocate {size} bytes"))));
+    };
+    big.extend_from_slice(buf.as_slice());
+    drop(buf);
+    loop {
+        if n as u64 > max_bytes {
+            let _ = file.close().await;
+            return (Some(big), Err((Reason::TooLarge, format!("over the {max_bytes}-byte cap"))));
+        }
+        if big.len() == big.capacity() {
+            break;
+        }
+        let start = big.len();
+        let (res, slice) = file.read_at(big.slice_mut(start..), start as u64).await;
+        big = slice.into_inner();
+        match res {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => {
+                let _ = file.close().await;
+                return (Some(big), Err(io_err("reading", e)));
+            }
+        }
+    }
+    let _ = file.close().await;
+    (Some(big), Ok(()))
+}
+
+/// Writes a new object: temp file, then rename into place. Durability comes from the writer's
+/// `syncfs` before the row commits (see `objects.rs`).
+async fn write_object(unit: Unit, id: ContentId, facts: Box<Facts>, buf: AlignedBuf, tmp: PathBuf, dest: PathBuf) -> Done {
+    let (buf, res) = write_tmp_and_rename(buf, &tmp, &dest).await;
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Done::Wrote { unit, id, facts, buf, res }
+}
+
+async fn write_tmp_and_rename(buf: AlignedBuf, tmp: &std::path::Path, dest: &std::path::Path) -> (AlignedBuf, io::Result<()>) {
+    let file = match OpenOptions::new().write(true).create(true).truncate(true).open(tmp).await {
+        Ok(f) => f,
+        Err(e) => return (buf, Err(e)),
+    };
+    let (res, buf) = file.write_all_at(buf, 0).await;
+    let closed = file.close().await;
+    if let Err(e) = res.and(closed) {
+        return (buf, Err(e));
+    }
+    // A plain rename(2): monoio 0.2.4's io_uring rename does not build without its default
+    // features, and a rename is a short metadata call next to the write.
+    (buf, std::fs::rename(tmp, dest))
+}
