@@ -20,11 +20,7 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_UNREACHABLE: i32 = 3;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "midictl",
-    version,
-    about = "Control the midid MIDI import daemon"
-)]
+#[command(name = "midictl", version, about = "Control the midid MIDI import daemon")]
 pub struct Cli {
     /// Control socket of the daemon.
     #[arg(
@@ -167,16 +163,9 @@ pub enum CliError {
     Daemon { kind: ErrorKind, message: String },
     /// A waited-for job ended failed or cancelled.
     #[error("job {id} {state}{}", note.as_deref().map(|n| format!(": {n}")).unwrap_or_default())]
-    JobEnded {
-        id: u64,
-        state: &'static str,
-        note: Option<String>,
-    },
+    JobEnded { id: u64, state: &'static str, note: Option<String> },
     #[error("unexpected reply from the daemon to `{request}`: {reply}")]
-    UnexpectedReply {
-        request: &'static str,
-        reply: String,
-    },
+    UnexpectedReply { request: &'static str, reply: String },
     /// Whoever read our stdout went away (`midictl search | head`); nothing left to tell them.
     #[error("stdout closed")]
     StdoutClosed,
@@ -186,11 +175,7 @@ pub enum CliError {
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
         if let Some(client) = cause.downcast_ref::<ClientError>() {
-            return if client.is_unreachable() {
-                EXIT_UNREACHABLE
-            } else {
-                EXIT_FAILURE
-            };
+            return if client.is_unreachable() { EXIT_UNREACHABLE } else { EXIT_FAILURE };
         }
         if let Some(cli) = cause.downcast_ref::<CliError>() {
             return match cli {
@@ -217,22 +202,10 @@ fn error_kind(err: &anyhow::Error) -> &'static str {
         if let Some(cli) = cause.downcast_ref::<CliError>() {
             return match cli {
                 CliError::Usage(_) => "usage",
-                CliError::Daemon {
-                    kind: ErrorKind::BadRequest,
-                    ..
-                } => "bad_request",
-                CliError::Daemon {
-                    kind: ErrorKind::NotFound,
-                    ..
-                } => "not_found",
-                CliError::Daemon {
-                    kind: ErrorKind::Failed,
-                    ..
-                } => "failed",
-                CliError::Daemon {
-                    kind: ErrorKind::ShuttingDown,
-                    ..
-                } => "shutting_down",
+                CliError::Daemon { kind: ErrorKind::BadRequest, .. } => "bad_request",
+                CliError::Daemon { kind: ErrorKind::NotFound, .. } => "not_found",
+                CliError::Daemon { kind: ErrorKind::Failed, .. } => "failed",
+                CliError::Daemon { kind: ErrorKind::ShuttingDown, .. } => "shutting_down",
                 CliError::JobEnded { .. } => "job_ended",
                 CliError::UnexpectedReply { .. } => "protocol",
                 CliError::StdoutClosed => "stdout_closed",
@@ -314,16 +287,7 @@ mod tests {
 
     #[test]
     fn import_takes_paths_and_flags() {
-        let cli = parse(&[
-            "--socket",
-            "/tmp/s.sock",
-            "import",
-            "a",
-            "b/c.zip",
-            "--wait",
-            "--json",
-        ])
-        .unwrap();
+        let cli = parse(&["--socket", "/tmp/s.sock", "import", "a", "b/c.zip", "--wait", "--json"]).unwrap();
         assert_eq!(cli.socket, Path::new("/tmp/s.sock"));
         match cli.command {
             Command::Import(a) => {
@@ -360,10 +324,7 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
         assert!(parse(&["status", "--json"]).unwrap().command.json());
-        assert_eq!(
-            parse(&["status", "seven"]).unwrap_err().exit_code(),
-            EXIT_USAGE
-        );
+        assert_eq!(parse(&["status", "seven"]).unwrap_err().exit_code(), EXIT_USAGE);
     }
 
     #[test]
@@ -377,18 +338,12 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
-        assert_eq!(
-            parse(&["search", "--limit", "0"]).unwrap_err().exit_code(),
-            EXIT_USAGE
-        );
+        assert_eq!(parse(&["search", "--limit", "0"]).unwrap_err().exit_code(), EXIT_USAGE);
     }
 
     #[test]
     fn rejects_filters() {
-        match parse(&["rejects", "--job", "3", "--limit", "10"])
-            .unwrap()
-            .command
-        {
+        match parse(&["rejects", "--job", "3", "--limit", "10"]).unwrap().command {
             Command::Rejects(a) => assert_eq!((a.job, a.limit), (Some(3), Some(10))),
             other => panic!("parsed as {other:?}"),
         }
@@ -401,10 +356,7 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
         assert_eq!(parse(&["show", "xyz"]).unwrap_err().exit_code(), EXIT_USAGE);
-        assert_eq!(
-            parse(&["show", &"a".repeat(33)]).unwrap_err().exit_code(),
-            EXIT_USAGE
-        );
+        assert_eq!(parse(&["show", &"a".repeat(33)]).unwrap_err().exit_code(), EXIT_USAGE);
     }
 
     #[test]
@@ -412,10 +364,7 @@ mod tests {
         assert_eq!(parse(&["cancel"]).unwrap_err().exit_code(), EXIT_USAGE);
         assert_eq!(parse(&["export"]).unwrap_err().exit_code(), EXIT_USAGE);
         assert_eq!(parse(&[]).unwrap_err().exit_code(), EXIT_USAGE);
-        assert!(matches!(
-            parse(&["cancel", "4"]).unwrap().command,
-            Command::Cancel(CancelArgs { job: 4, .. })
-        ));
+        assert!(matches!(parse(&["cancel", "4"]).unwrap().command, Command::Cancel(CancelArgs { job: 4, .. })));
     }
 
     #[test]
@@ -426,88 +375,48 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        let unreachable = ClientError::Unreachable {
-            path: "/nowhere".into(),
-            source: io::Error::from(io::ErrorKind::NotFound),
-        };
-        assert_eq!(
-            exit_code(&anyhow::Error::new(unreachable)),
-            EXIT_UNREACHABLE
-        );
+        let unreachable =
+            ClientError::Unreachable { path: "/nowhere".into(), source: io::Error::from(io::ErrorKind::NotFound) };
+        assert_eq!(exit_code(&anyhow::Error::new(unreachable)), EXIT_UNREACHABLE);
 
-        let closed = ClientError::Frame {
-            path: "/s".into(),
-            source: FrameError::Closed,
-        };
-        assert_eq!(
-            exit_code(&anyhow::Error::new(closed).context("polling job 3")),
-            EXIT_UNREACHABLE
-        );
+        let closed = ClientError::Frame { path: "/s".into(), source: FrameError::Closed };
+        assert_eq!(exit_code(&anyhow::Error::new(closed).context("polling job 3")), EXIT_UNREACHABLE);
 
-        let version = ClientError::Version {
-            path: "/s".into(),
-            ours: 1,
-            theirs: 2,
-            message: String::new(),
-        };
+        let version = ClientError::Version { path: "/s".into(), ours: 1, theirs: 2, message: String::new() };
         assert_eq!(exit_code(&anyhow::Error::new(version)), EXIT_FAILURE);
 
-        let daemon = CliError::Daemon {
-            kind: ErrorKind::NotFound,
-            message: "no job 9".into(),
-        };
+        let daemon = CliError::Daemon { kind: ErrorKind::NotFound, message: "no job 9".into() };
         let daemon = anyhow::Error::new(daemon);
         assert_eq!(exit_code(&daemon), EXIT_FAILURE);
         assert_eq!(error_kind(&daemon), "not_found");
         assert_eq!(daemon.to_string(), "no job 9");
 
-        let ended = CliError::JobEnded {
-            id: 3,
-            state: "failed",
-            note: Some("disk full".into()),
-        };
+        let ended = CliError::JobEnded { id: 3, state: "failed", note: Some("disk full".into()) };
         let ended = anyhow::Error::new(ended);
         assert_eq!(exit_code(&ended), EXIT_FAILURE);
         assert_eq!(ended.to_string(), "job 3 failed: disk full");
 
-        assert_eq!(
-            exit_code(&anyhow::Error::new(CliError::Usage("bad path".into()))),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            exit_code(&anyhow::Error::new(CliError::StdoutClosed)),
-            EXIT_OK
-        );
+        assert_eq!(exit_code(&anyhow::Error::new(CliError::Usage("bad path".into()))), EXIT_USAGE);
+        assert_eq!(exit_code(&anyhow::Error::new(CliError::StdoutClosed)), EXIT_OK);
         assert_eq!(exit_code(&anyhow::anyhow!("anything else")), EXIT_FAILURE);
     }
 
     #[test]
     fn error_message_does_not_repeat_causes() {
-        let unreachable = ClientError::Unreachable {
-            path: "/nowhere".into(),
-            source: io::Error::from(io::ErrorKind::NotFound),
-        };
+        let unreachable =
+            ClientError::Unreachable { path: "/nowhere".into(), source: io::Error::from(io::ErrorKind::NotFound) };
         let err = anyhow::Error::new(unreachable).context("polling job 3");
         let message = error_message(&err);
         assert_eq!(message.matches("not found").count(), 1, "{message}");
-        assert!(
-            message.starts_with("polling job 3: daemon not reachable at /nowhere"),
-            "{message}"
-        );
+        assert!(message.starts_with("polling job 3: daemon not reachable at /nowhere"), "{message}");
     }
 
     #[test]
     fn unreachable_daemon_exits_3() {
         let socket = std::env::temp_dir().join(format!("midictl-none-{}.sock", std::process::id()));
         let socket = socket.to_string_lossy().into_owned();
-        assert_eq!(
-            run_from(["midictl", "--socket", &socket, "jobs"]),
-            EXIT_UNREACHABLE
-        );
-        assert_eq!(
-            run_from(["midictl", "--socket", &socket, "import", "x", "--json"]),
-            EXIT_UNREACHABLE
-        );
+        assert_eq!(run_from(["midictl", "--socket", &socket, "jobs"]), EXIT_UNREACHABLE);
+        assert_eq!(run_from(["midictl", "--socket", &socket, "import", "x", "--json"]), EXIT_UNREACHABLE);
     }
 
     #[test]

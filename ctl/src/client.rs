@@ -8,9 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::protocol::{
-    read_frame, write_frame, FrameError, Hello, HelloReply, Request, Response, PROTOCOL_VERSION,
-};
+use crate::protocol::{read_frame, write_frame, FrameError, Hello, HelloReply, Request, Response, PROTOCOL_VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -18,12 +16,7 @@ pub enum ClientError {
     #[error("daemon not reachable at {path}: {source}")]
     Unreachable { path: PathBuf, source: io::Error },
     #[error("daemon at {path} speaks protocol {theirs}, this midictl speaks {ours}: {message}")]
-    Version {
-        path: PathBuf,
-        ours: u32,
-        theirs: u32,
-        message: String,
-    },
+    Version { path: PathBuf, ours: u32, theirs: u32, message: String },
     #[error("talking to the daemon at {path}: {source}")]
     Frame { path: PathBuf, source: FrameError },
 }
@@ -31,14 +24,7 @@ pub enum ClientError {
 impl ClientError {
     /// True when the daemon could not be reached at all (DESIGN section 6: exit code 3).
     pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
-            ClientError::Unreachable { .. }
-                | ClientError::Frame {
-                    source: FrameError::Closed,
-                    ..
-                }
-        )
+        matches!(self, ClientError::Unreachable { .. } | ClientError::Frame { source: FrameError::Closed, .. })
     }
 }
 
@@ -50,21 +36,12 @@ pub struct Client {
 
 impl Client {
     pub fn connect(path: &Path) -> Result<Client, ClientError> {
-        let stream = UnixStream::connect(path).map_err(|source| ClientError::Unreachable {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let stream = UnixStream::connect(path)
+            .map_err(|source| ClientError::Unreachable { path: path.to_path_buf(), source })?;
         // A daemon that accepts but never answers must not hang a script forever.
         let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
-        let mut client = Client {
-            stream,
-            path: path.to_path_buf(),
-            daemon_version: String::new(),
-        };
-        client.send(&Hello {
-            protocol: PROTOCOL_VERSION,
-            client: format!("midictl {}", env!("CARGO_PKG_VERSION")),
-        })?;
+        let mut client = Client { stream, path: path.to_path_buf(), daemon_version: String::new() };
+        client.send(&Hello { protocol: PROTOCOL_VERSION, client: format!("midictl {}", env!("CARGO_PKG_VERSION")) })?;
         let reply: HelloReply = client.recv()?;
         if !reply.ok || reply.protocol != PROTOCOL_VERSION {
             return Err(ClientError::Version {
@@ -84,17 +61,11 @@ impl Client {
     }
 
     fn send<T: serde::Serialize>(&mut self, msg: &T) -> Result<(), ClientError> {
-        write_frame(&mut self.stream, msg).map_err(|source| ClientError::Frame {
-            path: self.path.clone(),
-            source,
-        })
+        write_frame(&mut self.stream, msg).map_err(|source| ClientError::Frame { path: self.path.clone(), source })
     }
 
     fn recv<T: for<'de> serde::Deserialize<'de>>(&mut self) -> Result<T, ClientError> {
-        read_frame(&mut self.stream).map_err(|source| ClientError::Frame {
-            path: self.path.clone(),
-            source,
-        })
+        read_frame(&mut self.stream).map_err(|source| ClientError::Frame { path: self.path.clone(), source })
     }
 }
 

@@ -73,10 +73,7 @@ impl Panel {
                 jobs: Vec::new(),
             })
         } else {
-            Mode::Lines(Lines {
-                last: None,
-                daemon_shown: false,
-            })
+            Mode::Lines(Lines { last: None, daemon_shown: false })
         };
         Panel { json, mode }
     }
@@ -128,9 +125,7 @@ fn print_stdout(text: &str) {
 impl Bars {
     fn update(&mut self, daemon: Option<&DaemonInfo>, jobs: &[JobInfo]) {
         if let Some(info) = daemon {
-            let line = self
-                .daemon
-                .get_or_insert_with(|| self.multi.insert(0, text_line()));
+            let line = self.daemon.get_or_insert_with(|| self.multi.insert(0, text_line()));
             line.set_message(daemon_line(info));
         }
         for job in jobs {
@@ -141,11 +136,7 @@ impl Bars {
         }
         // indicatif rate-limits each bar's redraw, and a set_position that loses the race is only
         // shown at that bar's next change; one forced frame per poll keeps every line current.
-        for bar in self
-            .daemon
-            .iter()
-            .chain(self.jobs.iter().flat_map(JobBars::bars))
-        {
+        for bar in self.daemon.iter().chain(self.jobs.iter().flat_map(JobBars::bars)) {
             bar.force_draw();
         }
     }
@@ -181,13 +172,7 @@ impl JobBars {
                 bar
             })
             .collect();
-        let mut group = JobBars {
-            id: job.id,
-            header: text_line(),
-            stages,
-            totals: text_line(),
-            walking: false,
-        };
+        let mut group = JobBars { id: job.id, header: text_line(), stages, totals: text_line(), walking: false };
         group.show(job);
         for bar in group.bars() {
             multi.add(bar.clone());
@@ -227,9 +212,7 @@ impl JobBars {
     }
 
     fn bars(&self) -> impl Iterator<Item = &ProgressBar> {
-        std::iter::once(&self.header)
-            .chain(self.stages.iter())
-            .chain(std::iter::once(&self.totals))
+        std::iter::once(&self.header).chain(self.stages.iter()).chain(std::iter::once(&self.totals))
     }
 
     fn clear(&self, multi: &MultiProgress) {
@@ -254,17 +237,14 @@ fn hidden_bar() -> ProgressBar {
 }
 
 fn text_line() -> ProgressBar {
-    let style =
-        ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
     hidden_bar().with_style(style)
 }
 
 fn stage_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "  {prefix:>10} [{bar:40.cyan/blue}] {pos:>9}/{len:<9} {percent:>3}%",
-    )
-    .map(|s| s.progress_chars("=> "))
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    ProgressStyle::with_template("  {prefix:>10} [{bar:40.cyan/blue}] {pos:>9}/{len:<9} {percent:>3}%")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 fn walking_style() -> ProgressStyle {
@@ -275,10 +255,7 @@ fn walking_style() -> ProgressStyle {
 impl Lines {
     fn update(&mut self, daemon: Option<&DaemonInfo>, jobs: &[JobInfo]) {
         let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < LINE_INTERVAL)
-        {
+        if self.last.is_some_and(|t| now.duration_since(t) < LINE_INTERVAL) {
             return;
         }
         self.last = Some(now);
@@ -327,12 +304,7 @@ pub fn job_line(job: &JobInfo) -> String {
 }
 
 fn job_header(job: &JobInfo) -> String {
-    let mut header = format!(
-        "job {} {} {}",
-        job.id,
-        printable(&job.kind),
-        job.state.as_str()
-    );
+    let mut header = format!("job {} {} {}", job.id, printable(&job.kind), job.state.as_str());
     if let Some(first) = job.paths.first() {
         let _ = write!(header, "  {}", printable(first));
         if job.paths.len() > 1 {
@@ -357,10 +329,7 @@ fn totals_line(job: &JobInfo) -> String {
 }
 
 fn daemon_line(info: &DaemonInfo) -> String {
-    let mut line = format!(
-        "midid {} (pid {}, {} shards), io {}",
-        info.version, info.pid, info.shards, info.io_driver
-    );
+    let mut line = format!("midid {} (pid {}, {} shards), io {}", info.version, info.pid, info.shards, info.io_driver);
     if let Some(reason) = &info.io_fallback_reason {
         let _ = write!(line, " (fallback: {})", printable(reason));
     }
@@ -383,12 +352,7 @@ fn job_rate(job: &JobInfo) -> f64 {
 /// reason, skips by extension, rate and elapsed time. Used by [`Panel::finish`] and `midid run`.
 pub fn summary_text(job: &JobInfo) -> String {
     let c = &job.counts;
-    let mut out = format!(
-        "job {} {} {}",
-        job.id,
-        printable(&job.kind),
-        job.state.as_str()
-    );
+    let mut out = format!("job {} {} {}", job.id, printable(&job.kind), job.state.as_str());
     if let Some(note) = job.note.as_deref().filter(|n| !n.is_empty()) {
         let _ = write!(out, ": {}", printable(note));
     }
@@ -399,18 +363,8 @@ pub fn summary_text(job: &JobInfo) -> String {
     let _ = writeln!(out, "  files seen  {seen}");
     let _ = writeln!(out, "  imported    {}", c.imported);
     let _ = writeln!(out, "  duplicates  {}", c.duplicates);
-    let _ = writeln!(
-        out,
-        "  rejected    {}{}",
-        c.rejected,
-        breakdown(&job.rejects_by_reason)
-    );
-    let _ = writeln!(
-        out,
-        "  skipped     {}{}",
-        c.skipped,
-        breakdown(&job.skipped_by_ext)
-    );
+    let _ = writeln!(out, "  rejected    {}{}", c.rejected, breakdown(&job.rejects_by_reason));
+    let _ = writeln!(out, "  skipped     {}{}", c.skipped, breakdown(&job.skipped_by_ext));
     if c.parts > 0 {
         let _ = writeln!(out, "  parts       {}", c.parts);
     }
@@ -428,10 +382,7 @@ fn breakdown(map: &BTreeMap<String, u64>) -> String {
     let mut entries: Vec<(&String, &u64)> = map.iter().collect();
     // Largest first; the BTreeMap order breaks ties so the output is stable.
     entries.sort_by(|a, b| b.1.cmp(a.1));
-    let parts: Vec<String> = entries
-        .iter()
-        .map(|(k, v)| format!("{} {v}", printable(k)))
-        .collect();
+    let parts: Vec<String> = entries.iter().map(|(k, v)| format!("{} {v}", printable(k))).collect();
     format!(" ({})", parts.join(", "))
 }
 
@@ -551,10 +502,7 @@ mod tests {
         assert!(text.contains("files seen  1204"), "{text}");
         assert!(text.contains("imported    700"), "{text}");
         assert!(text.contains("duplicates  300"), "{text}");
-        assert!(
-            text.contains("rejected    200 (not_midi 150, truncated 50)"),
-            "{text}"
-        );
+        assert!(text.contains("rejected    200 (not_midi 150, truncated 50)"), "{text}");
         assert!(text.contains("skipped     4 (wav 3, pdf 1)"), "{text}");
         assert!(text.contains("files/s     600"), "{text}");
         assert!(text.contains("elapsed     2.0s"), "{text}");
@@ -572,10 +520,7 @@ mod tests {
         j.rejects_by_reason.clear();
         j.skipped_by_ext.clear();
         let text = summary_text(&j);
-        assert!(
-            text.starts_with("job 3 import failed: disk full\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("job 3 import failed: disk full\n"), "{text}");
         assert!(text.contains("rejected    0\n"), "{text}");
         assert!(text.contains("files/s     0\n"), "{text}");
         assert!(text.contains("elapsed     0.0s"), "{text}");
@@ -596,10 +541,7 @@ mod tests {
         j.discovery_done = false;
         j.eta_s = Some(3.0);
         let line = job_line(&j);
-        assert!(
-            line.starts_with("job 3 running: discovered 1200+ read 1100 parsed 1000"),
-            "{line}"
-        );
+        assert!(line.starts_with("job 3 running: discovered 1200+ read 1100 parsed 1000"), "{line}");
         assert!(line.ends_with("files/s 600 eta 3.0s"), "{line}");
     }
 

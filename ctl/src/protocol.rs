@@ -72,32 +72,14 @@ pub enum Request {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Response {
-    Job {
-        job: JobInfo,
-    },
-    Status {
-        daemon: DaemonInfo,
-        jobs: Vec<JobInfo>,
-    },
-    Jobs {
-        jobs: Vec<JobInfo>,
-    },
-    Rejects {
-        rejects: Vec<RejectInfo>,
-    },
-    File {
-        file: FileInfo,
-    },
-    Files {
-        files: Vec<FileInfo>,
-    },
-    Ok {
-        message: String,
-    },
-    Error {
-        kind: ErrorKind,
-        message: String,
-    },
+    Job { job: JobInfo },
+    Status { daemon: DaemonInfo, jobs: Vec<JobInfo> },
+    Jobs { jobs: Vec<JobInfo> },
+    Rejects { rejects: Vec<RejectInfo> },
+    File { file: FileInfo },
+    Files { files: Vec<FileInfo> },
+    Ok { message: String },
+    Error { kind: ErrorKind, message: String },
 }
 
 /// Why a request failed; maps onto the exit codes of DESIGN section 6.
@@ -126,10 +108,7 @@ pub enum JobState {
 
 impl JobState {
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            JobState::Done | JobState::Failed | JobState::Cancelled
-        )
+        matches!(self, JobState::Done | JobState::Failed | JobState::Cancelled)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -273,10 +252,7 @@ pub fn write_frame<W: Write, T: Serialize>(w: &mut W, msg: &T) -> Result<(), Fra
     let body = serde_json::to_vec(msg)?;
     let len = body.len() as u64;
     if len > u64::from(MAX_FRAME) {
-        return Err(FrameError::TooLarge {
-            len,
-            max: MAX_FRAME,
-        });
+        return Err(FrameError::TooLarge { len, max: MAX_FRAME });
     }
     let mut out = Vec::with_capacity(body.len() + 4);
     out.extend_from_slice(&(len as u32).to_be_bytes());
@@ -296,10 +272,7 @@ pub fn read_frame_bytes<R: Read>(r: &mut R) -> Result<Vec<u8>, FrameError> {
     }
     let len = u32::from_be_bytes(len);
     if len > MAX_FRAME {
-        return Err(FrameError::TooLarge {
-            len: u64::from(len),
-            max: MAX_FRAME,
-        });
+        return Err(FrameError::TooLarge { len: u64::from(len), max: MAX_FRAME });
     }
     let mut body = vec![0u8; len as usize];
     r.read_exact(&mut body).map_err(|e| {
@@ -344,19 +317,13 @@ mod tests {
     fn truncated_frame_is_closed_not_panic() {
         let mut buf = 10u32.to_be_bytes().to_vec();
         buf.extend_from_slice(b"{\"cm");
-        assert!(matches!(
-            read_frame_bytes(&mut buf.as_slice()),
-            Err(FrameError::Closed)
-        ));
+        assert!(matches!(read_frame_bytes(&mut buf.as_slice()), Err(FrameError::Closed)));
     }
 
     #[test]
     fn unknown_command_is_a_decode_error() {
         let mut buf = Vec::new();
         write_frame(&mut buf, &serde_json::json!({"cmd": "format_disk"})).unwrap();
-        assert!(matches!(
-            read_frame::<_, Request>(&mut buf.as_slice()),
-            Err(FrameError::Json(_))
-        ));
+        assert!(matches!(read_frame::<_, Request>(&mut buf.as_slice()), Err(FrameError::Json(_))));
     }
 }

@@ -23,9 +23,7 @@ use crate::shard::Unit;
 pub const MIDI_EXTENSIONS: &[&str] = &["mid", "midi", "smf", "kar", "rmi"];
 
 fn is_midi_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| MIDI_EXTENSIONS.iter().any(|m| m.eq_ignore_ascii_case(e)))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| MIDI_EXTENSIONS.iter().any(|m| m.eq_ignore_ascii_case(e)))
 }
 
 fn ext_label(path: &Path) -> String {

@@ -148,7 +148,11 @@ impl Engine {
         };
         let mut abs = Vec::with_capacity(paths.len());
         for p in paths {
-            abs.push(std::path::absolute(p).map_err(|source| EngineError::Path { path: p.clone(), source })?);
+            let a = std::path::absolute(p).map_err(|source| EngineError::Path { path: p.clone(), source })?;
+            // `..` makes provenance paths ambiguous; resolve it when the path exists, and keep
+            // the user's own spelling (symlink names included) otherwise.
+            let has_dotdot = a.components().any(|c| matches!(c, std::path::Component::ParentDir));
+            abs.push(if has_dotdot { std::fs::canonicalize(&a).unwrap_or(a) } else { a });
         }
         let id = self.next_job.fetch_add(1, Ordering::Relaxed);
         let job = Job::new(id, "import", abs.iter().map(|p| p.to_string_lossy().into_owned()).collect());

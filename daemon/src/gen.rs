@@ -37,12 +37,7 @@ pub struct GenSpec {
 
 impl Default for GenSpec {
     fn default() -> Self {
-        GenSpec {
-            count: 1000,
-            duplicate_share: 0.2,
-            damaged_share: 0.02,
-            seed: 1,
-        }
+        GenSpec { count: 1000, duplicate_share: 0.2, damaged_share: 0.02, seed: 1 }
     }
 }
 
@@ -112,10 +107,7 @@ impl GenReport {
 #[derive(Debug, thiserror::Error)]
 pub enum GenError {
     #[error("writing {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 /// The kinds [`midi_bytes`] takes, by index (`kind_index % 5`).
@@ -158,20 +150,13 @@ pub fn generate(dir: &Path, spec: &GenSpec) -> Result<GenReport, GenError> {
             Expected::Repaired(_) => report.repaired += 1,
         }
         report.total_bytes += bytes as u64;
-        report.files.push(GenFile {
-            rel_path: entry.rel,
-            expected,
-            bytes,
-        });
+        report.files.push(GenFile { rel_path: entry.rel, expected, bytes });
     }
     Ok(report)
 }
 
 fn create_dir(path: &Path) -> Result<(), GenError> {
-    std::fs::create_dir_all(path).map_err(|source| GenError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::create_dir_all(path).map_err(|source| GenError::Io { path: path.to_path_buf(), source })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,19 +296,99 @@ struct Genre {
 
 const GENRES: [Genre; 14] = [
     Genre { pack: "Trap", token: "Trap", bpm: (130, 150), minor: 0.9, odd_meter: 0.0, style: Style::Trap, swing: 0.0 },
-    Genre { pack: "Deep House", token: "House", bpm: (118, 126), minor: 0.6, odd_meter: 0.0, style: Style::FourFloor, swing: 0.3 },
-    Genre { pack: "Techno", token: "Techno", bpm: (125, 140), minor: 0.8, odd_meter: 0.0, style: Style::FourFloor, swing: 0.0 },
-    Genre { pack: "Boom Bap", token: "BoomBap", bpm: (84, 98), minor: 0.7, odd_meter: 0.02, style: Style::BoomBap, swing: 0.7 },
-    Genre { pack: "Lo-Fi Hip Hop", token: "LoFi", bpm: (70, 90), minor: 0.5, odd_meter: 0.05, style: Style::BoomBap, swing: 0.8 },
-    Genre { pack: "Drum & Bass", token: "DnB", bpm: (170, 174), minor: 0.8, odd_meter: 0.0, style: Style::Dnb, swing: 0.0 },
+    Genre {
+        pack: "Deep House",
+        token: "House",
+        bpm: (118, 126),
+        minor: 0.6,
+        odd_meter: 0.0,
+        style: Style::FourFloor,
+        swing: 0.3,
+    },
+    Genre {
+        pack: "Techno",
+        token: "Techno",
+        bpm: (125, 140),
+        minor: 0.8,
+        odd_meter: 0.0,
+        style: Style::FourFloor,
+        swing: 0.0,
+    },
+    Genre {
+        pack: "Boom Bap",
+        token: "BoomBap",
+        bpm: (84, 98),
+        minor: 0.7,
+        odd_meter: 0.02,
+        style: Style::BoomBap,
+        swing: 0.7,
+    },
+    Genre {
+        pack: "Lo-Fi Hip Hop",
+        token: "LoFi",
+        bpm: (70, 90),
+        minor: 0.5,
+        odd_meter: 0.05,
+        style: Style::BoomBap,
+        swing: 0.8,
+    },
+    Genre {
+        pack: "Drum & Bass",
+        token: "DnB",
+        bpm: (170, 174),
+        minor: 0.8,
+        odd_meter: 0.0,
+        style: Style::Dnb,
+        swing: 0.0,
+    },
     Genre { pack: "Pop", token: "Pop", bpm: (96, 128), minor: 0.3, odd_meter: 0.05, style: Style::Pop, swing: 0.0 },
     Genre { pack: "R&B", token: "RnB", bpm: (70, 100), minor: 0.6, odd_meter: 0.05, style: Style::BoomBap, swing: 0.5 },
-    Genre { pack: "Reggaetón", token: "Reggaeton", bpm: (88, 100), minor: 0.7, odd_meter: 0.0, style: Style::Dembow, swing: 0.0 },
+    Genre {
+        pack: "Reggaetón",
+        token: "Reggaeton",
+        bpm: (88, 100),
+        minor: 0.7,
+        odd_meter: 0.0,
+        style: Style::Dembow,
+        swing: 0.0,
+    },
     Genre { pack: "Rock", token: "Rock", bpm: (100, 150), minor: 0.4, odd_meter: 0.08, style: Style::Rock, swing: 0.0 },
-    Genre { pack: "Afrobeats", token: "Afro", bpm: (100, 116), minor: 0.5, odd_meter: 0.0, style: Style::Pop, swing: 0.4 },
-    Genre { pack: "Future Bass", token: "FutureBass", bpm: (140, 160), minor: 0.5, odd_meter: 0.0, style: Style::Trap, swing: 0.0 },
-    Genre { pack: "Cinematic", token: "Cinematic", bpm: (70, 110), minor: 0.7, odd_meter: 0.4, style: Style::Ballad, swing: 0.0 },
-    Genre { pack: "Soul Ballads", token: "Soul", bpm: (70, 92), minor: 0.4, odd_meter: 0.5, style: Style::Ballad, swing: 0.3 },
+    Genre {
+        pack: "Afrobeats",
+        token: "Afro",
+        bpm: (100, 116),
+        minor: 0.5,
+        odd_meter: 0.0,
+        style: Style::Pop,
+        swing: 0.4,
+    },
+    Genre {
+        pack: "Future Bass",
+        token: "FutureBass",
+        bpm: (140, 160),
+        minor: 0.5,
+        odd_meter: 0.0,
+        style: Style::Trap,
+        swing: 0.0,
+    },
+    Genre {
+        pack: "Cinematic",
+        token: "Cinematic",
+        bpm: (70, 110),
+        minor: 0.7,
+        odd_meter: 0.4,
+        style: Style::Ballad,
+        swing: 0.0,
+    },
+    Genre {
+        pack: "Soul Ballads",
+        token: "Soul",
+        bpm: (70, 92),
+        minor: 0.4,
+        odd_meter: 0.5,
+        style: Style::Ballad,
+        swing: 0.3,
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -368,24 +433,10 @@ const MAJOR_SF: [i8; 12] = [0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5];
 const SHARP_NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
 const FLAT_NAMES: [&str; 12] = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"];
 
-const MAJOR_PROGS: [[u8; 4]; 7] = [
-    [0, 4, 5, 3],
-    [0, 5, 3, 4],
-    [5, 3, 0, 4],
-    [0, 3, 4, 3],
-    [0, 3, 5, 4],
-    [1, 4, 0, 5],
-    [3, 0, 4, 5],
-];
-const MINOR_PROGS: [[u8; 4]; 7] = [
-    [0, 5, 2, 6],
-    [0, 3, 4, 0],
-    [0, 6, 5, 6],
-    [0, 5, 3, 4],
-    [0, 3, 6, 2],
-    [0, 4, 5, 3],
-    [5, 6, 0, 0],
-];
+const MAJOR_PROGS: [[u8; 4]; 7] =
+    [[0, 4, 5, 3], [0, 5, 3, 4], [5, 3, 0, 4], [0, 3, 4, 3], [0, 3, 5, 4], [1, 4, 0, 5], [3, 0, 4, 5]];
+const MINOR_PROGS: [[u8; 4]; 7] =
+    [[0, 5, 2, 6], [0, 3, 4, 0], [0, 6, 5, 6], [0, 5, 3, 4], [0, 3, 6, 2], [0, 4, 5, 3], [5, 6, 0, 0]];
 
 fn key_sf(tonic: u8, minor: bool) -> i8 {
     if minor {
@@ -459,11 +510,7 @@ impl Params {
             }
             k
         });
-        let genre = if rng.chance(0.85) {
-            pack_genre
-        } else {
-            rng.below(GENRES.len() as u32) as usize
-        };
+        let genre = if rng.chance(0.85) { pack_genre } else { rng.below(GENRES.len() as u32) as usize };
         let g = &GENRES[genre];
         let meter = if rng.chance(g.odd_meter) {
             if rng.chance(0.5) {
@@ -506,11 +553,7 @@ impl Params {
                 Layout::Format0
             }
         } else {
-            rng.weighted(&[
-                (Layout::Format0, 50),
-                (Layout::Conductor, 35),
-                (Layout::Format1Single, 15),
-            ])
+            rng.weighted(&[(Layout::Format0, 50), (Layout::Conductor, 35), (Layout::Format1Single, 15)])
         };
         Params {
             kind,
@@ -553,18 +596,14 @@ impl Params {
 // File names
 // ---------------------------------------------------------------------------------------------
 
-const NON_ASCII_WORDS: [&str; 12] = [
-    "Mañana", "Café", "Noël", "Señal", "Rêve", "Straße", "Ålesund", "Žár", "Ночь", "夜桜",
-    "Düsseldorf", "Canção",
-];
+const NON_ASCII_WORDS: [&str; 12] =
+    ["Mañana", "Café", "Noël", "Señal", "Rêve", "Straße", "Ålesund", "Žár", "Ночь", "夜桜", "Düsseldorf", "Canção"];
 const TITLE_ADJ: [&str; 12] = [
-    "Midnight", "Golden", "Neon", "Velvet", "Broken", "Electric", "Silent", "Crystal", "Summer",
-    "Lost", "Faded", "Wild",
+    "Midnight", "Golden", "Neon", "Velvet", "Broken", "Electric", "Silent", "Crystal", "Summer", "Lost", "Faded",
+    "Wild",
 ];
-const TITLE_NOUN: [&str; 12] = [
-    "Drive", "Hour", "Rain", "Dreams", "Heart", "City", "Waves", "Lights", "Echoes", "Road",
-    "Fire", "Skies",
-];
+const TITLE_NOUN: [&str; 12] =
+    ["Drive", "Hour", "Rain", "Dreams", "Heart", "City", "Waves", "Lights", "Echoes", "Road", "Fire", "Skies"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum NameStyle {
@@ -596,11 +635,7 @@ fn join(style: NameStyle, parts: &[String]) -> String {
 /// in its pack folder.
 fn file_stem(rng: &mut Rng, p: &Params, number: u32) -> String {
     let g = &GENRES[p.genre];
-    let style = rng.weighted(&[
-        (NameStyle::Underscore, 55),
-        (NameStyle::Spaced, 35),
-        (NameStyle::Dashed, 10),
-    ]);
+    let style = rng.weighted(&[(NameStyle::Underscore, 55), (NameStyle::Spaced, 35), (NameStyle::Dashed, 10)]);
     let mut genre = g.token.to_string();
     if rng.chance(0.02) {
         genre = rng.pick(&NON_ASCII_WORDS).to_string();
@@ -609,24 +644,12 @@ fn file_stem(rng: &mut Rng, p: &Params, number: u32) -> String {
         NameStyle::Spaced => format!("{} BPM", p.bpm),
         _ => format!("{}bpm", p.bpm),
     };
-    let key = if style == NameStyle::Spaced && rng.chance(0.3) {
-        p.key_words()
-    } else {
-        p.key_label()
-    };
+    let key = if style == NameStyle::Spaced && rng.chance(0.3) { p.key_words() } else { p.key_label() };
     let num = format!("{number:02}");
     let meter = p.meter.label().to_string();
     let parts: Vec<String> = match p.kind {
         Kind::Drums => {
-            let word = rng.pick(&[
-                "Drum Loop",
-                "Beat",
-                "Groove",
-                "Kick Loop",
-                "Drum Pattern",
-                "Drums",
-                "Full Kit",
-            ]);
+            let word = rng.pick(&["Drum Loop", "Beat", "Groove", "Kick Loop", "Drum Pattern", "Drums", "Full Kit"]);
             let key = if rng.chance(0.25) { key } else { String::new() };
             vec![genre, word.into(), bpm, key, meter, num]
         }
@@ -635,14 +658,7 @@ fn file_stem(rng: &mut Rng, p: &Params, number: u32) -> String {
             vec![genre, word.into(), bpm, key, meter, num]
         }
         Kind::Chords => {
-            let word = rng.pick(&[
-                "Chords",
-                "Chord Progression",
-                "Keys",
-                "Piano Chords",
-                "Pad Chords",
-                "Progression",
-            ]);
+            let word = rng.pick(&["Chords", "Chord Progression", "Keys", "Piano Chords", "Pad Chords", "Progression"]);
             if rng.chance(0.5) {
                 vec![key, word.into(), num, bpm, meter]
             } else {
@@ -682,13 +698,8 @@ fn pack_genre(seed: u64, pack: usize) -> usize {
     Rng::new(seed, pack as u64, STREAM_PACK).below(GENRES.len() as u32) as usize
 }
 
-const BUNDLES: [&str; 5] = [
-    "Ultimate Producer Bundle",
-    "Mega MIDI Collection",
-    "Free Pack Mix",
-    "Best of 2019",
-    "Sample Swap",
-];
+const BUNDLES: [&str; 5] =
+    ["Ultimate Producer Bundle", "Mega MIDI Collection", "Free Pack Mix", "Best of 2019", "Sample Swap"];
 
 /// Files per pack: a pack's category folders hold roughly 50-250 files each.
 const PACK_SIZE: usize = 600;
@@ -729,24 +740,12 @@ struct Ev {
 
 fn note(evs: &mut Vec<Ev>, ch: u8, key: u8, vel: u8, start: u32, dur: u32) {
     let dur = dur.max(1);
-    evs.push(Ev {
-        tick: start,
-        pri: 3,
-        data: EvData::Chan(0x90 | ch, key, vel.clamp(1, 127)),
-    });
-    evs.push(Ev {
-        tick: start + dur,
-        pri: 2,
-        data: EvData::Chan(0x80 | ch, key, 64),
-    });
+    evs.push(Ev { tick: start, pri: 3, data: EvData::Chan(0x90 | ch, key, vel.clamp(1, 127)) });
+    evs.push(Ev { tick: start + dur, pri: 2, data: EvData::Chan(0x80 | ch, key, 64) });
 }
 
 fn chan(evs: &mut Vec<Ev>, tick: u32, status: u8, d1: u8, d2: u8) {
-    evs.push(Ev {
-        tick,
-        pri: 1,
-        data: EvData::Chan(status, d1, d2),
-    });
+    evs.push(Ev { tick, pri: 1, data: EvData::Chan(status, d1, d2) });
 }
 
 fn tempo_uspq(bpm: u32) -> u32 {
@@ -799,11 +798,8 @@ impl TrackBuf {
     }
 
     fn chan(&mut self, tick: u32, status: u8, d1: u8, d2: u8) {
-        let (status, d2) = if status & 0xF0 == 0x80 && self.zero_vel_off {
-            (0x90 | (status & 0x0F), 0)
-        } else {
-            (status, d2)
-        };
+        let (status, d2) =
+            if status & 0xF0 == 0x80 && self.zero_vel_off { (0x90 | (status & 0x0F), 0) } else { (status, d2) };
         self.delta(tick);
         let two_data = !matches!(status & 0xF0, 0xC0 | 0xD0);
         if two_data {
@@ -841,11 +837,7 @@ impl TrackBuf {
         let eot_at = self.out.len();
         let end = end_tick.max(self.last);
         self.meta(end, 0x2F, &[]);
-        TrackOut {
-            body: self.out,
-            eot_at,
-            chan_at: self.chan_at.unwrap_or_default(),
-        }
+        TrackOut { body: self.out, eot_at, chan_at: self.chan_at.unwrap_or_default() }
     }
 }
 
@@ -946,18 +938,10 @@ impl Ctx<'_> {
     }
 
     fn progression(&mut self, len: usize) -> Vec<u8> {
-        let base = if self.p.minor {
-            self.rng.pick(&MINOR_PROGS)
-        } else {
-            self.rng.pick(&MAJOR_PROGS)
-        };
+        let base = if self.p.minor { self.rng.pick(&MINOR_PROGS) } else { self.rng.pick(&MAJOR_PROGS) };
         let mut prog: Vec<u8> = base.iter().copied().cycle().take(len.min(4)).collect();
         while prog.len() < len {
-            let d = if self.p.minor {
-                self.rng.pick(&[0u8, 2, 3, 4, 5, 6])
-            } else {
-                self.rng.pick(&[0u8, 1, 3, 4, 5])
-            };
+            let d = if self.p.minor { self.rng.pick(&[0u8, 2, 3, 4, 5, 6]) } else { self.rng.pick(&[0u8, 1, 3, 4, 5]) };
             prog.push(d);
         }
         prog
@@ -1001,11 +985,7 @@ fn groove(c: &mut Ctx, dense: bool) -> Groove {
                 mask(&[0, 4, 8, 12]),
                 if r.chance(0.7) { mask(&[4, 12]) } else { 0 },
                 hats,
-                if r.chance(0.7) {
-                    mask(&[2, 6, 10, 14])
-                } else {
-                    mask(&[14])
-                },
+                if r.chance(0.7) { mask(&[2, 6, 10, 14]) } else { mask(&[14]) },
             ),
             Style::Trap => {
                 let mut kick = mask(&[0]);
@@ -1021,12 +1001,7 @@ fn groove(c: &mut Ctx, dense: bool) -> Groove {
                 eighths,
                 if r.chance(0.3) { mask(&[14]) } else { 0 },
             ),
-            Style::Dnb => (
-                mask(&[0, 10]) | if r.chance(0.4) { mask(&[6]) } else { 0 },
-                mask(&[4, 12]),
-                eighths,
-                0,
-            ),
+            Style::Dnb => (mask(&[0, 10]) | if r.chance(0.4) { mask(&[6]) } else { 0 }, mask(&[4, 12]), eighths, 0),
             Style::Dembow => (mask(&[0, 4, 8, 12]), mask(&[3, 6, 11, 14]), eighths, 0),
             Style::Rock => (
                 mask(&[0, 8]) | (1 << r.pick(&[6u32, 10])),
@@ -1044,19 +1019,8 @@ fn groove(c: &mut Ctx, dense: bool) -> Groove {
         },
     };
     hat &= !open;
-    let swing = if r.chance(GENRES[c.p.genre].swing) {
-        c.step / 3
-    } else {
-        0
-    };
-    Groove {
-        kick,
-        snare,
-        hat,
-        open,
-        rolls: style == Style::Trap && c.p.meter == Meter::Four,
-        swing,
-    }
+    let swing = if r.chance(GENRES[c.p.genre].swing) { c.step / 3 } else { 0 };
+    Groove { kick, snare, hat, open, rolls: style == Style::Trap && c.p.meter == Meter::Four, swing }
 }
 
 /// One bar of drums starting at `start`. `fill`: snare fill in the last beat.
@@ -1065,11 +1029,7 @@ fn drum_bar(c: &mut Ctx, evs: &mut Vec<Ev>, g: &Groove, start: u32, fill: bool, 
     let hum = c.p.humanize;
     let jitter_max = u32::from(c.p.ppq) / 96;
     let hit = step / 2;
-    let roll_beat = if g.rolls && c.rng.chance(0.6) {
-        Some(c.rng.below(4))
-    } else {
-        None
-    };
+    let roll_beat = if g.rolls && c.rng.chance(0.6) { Some(c.rng.below(4)) } else { None };
     let roll_div = if c.rng.chance(0.5) { 8 } else { 6 };
     for s in 0..c.steps {
         let mut tick = start + s * step;
@@ -1106,11 +1066,7 @@ fn drum_bar(c: &mut Ctx, evs: &mut Vec<Ev>, g: &Groove, start: u32, fill: bool, 
             } else {
                 62
             };
-            let v = if hum {
-                c.rng.vel(center, 10)
-            } else {
-                center as u8
-            };
+            let v = if hum { c.rng.vel(center, 10) } else { center as u8 };
             hits[n] = (CLOSED_HAT, v);
             n += 1;
         }
@@ -1120,22 +1076,14 @@ fn drum_bar(c: &mut Ctx, evs: &mut Vec<Ev>, g: &Groove, start: u32, fill: bool, 
             n += 1;
         }
         for &(key, vel) in &hits[..n] {
-            let j = if hum && jitter_max > 0 {
-                c.rng.below(jitter_max * 2 + 1)
-            } else {
-                jitter_max
-            };
+            let j = if hum && jitter_max > 0 { c.rng.below(jitter_max * 2 + 1) } else { jitter_max };
             let t = (tick + j).saturating_sub(jitter_max);
             note(evs, DRUM_CH, key, vel, t, hit);
         }
         if rolled && s % 4 == 0 {
             let sub = u32::from(c.p.ppq) / roll_div;
             for k in 0..roll_div {
-                let v = if hum {
-                    c.rng.vel(60 + 5 * k, 6)
-                } else {
-                    (60 + 5 * k) as u8
-                };
+                let v = if hum { c.rng.vel(60 + 5 * k, 6) } else { (60 + 5 * k) as u8 };
                 note(evs, DRUM_CH, CLOSED_HAT, v, tick + k * sub, sub / 2);
             }
         }
@@ -1238,9 +1186,10 @@ fn chord_notes(c: &mut Ctx, deg: u8, inversion: bool) -> Vec<u8> {
 }
 
 fn chords_part(c: &mut Ctx, evs: &mut Vec<Ev>, ch: u8, h: &Harmony, from_step: u32, to_step: u32, with_bass: bool) {
-    let mut s = from_step - from_step % h.slot + if from_step % h.slot == 0 { 0 } else { h.slot };
+    let slot = h.slot.max(1);
+    let mut s = from_step.div_ceil(slot) * slot;
     while s < to_step {
-        let end = (s + h.slot).min(to_step);
+        let end = (s + slot).min(to_step);
         let deg = h.at(s);
         let inversion = c.rng.chance(0.3);
         let notes = chord_notes(c, deg, inversion);
@@ -1264,10 +1213,7 @@ fn motif(c: &mut Ctx, h: &Harmony, bar: u32, lo: i32, hi: i32, cur: &mut i32) ->
     let mut out = Vec::new();
     let mut s = 0;
     while s < c.steps {
-        let len = c
-            .rng
-            .weighted(&[(1u32, 12), (2, 40), (3, 10), (4, 25), (6, 8), (8, 5)])
-            .min(c.steps - s);
+        let len = c.rng.weighted(&[(1u32, 12), (2, 40), (3, 10), (4, 25), (6, 8), (8, 5)]).min(c.steps - s);
         if !(s == 0 && c.rng.chance(0.7)) && c.rng.chance(0.18) {
             s += len;
             continue;
@@ -1302,7 +1248,14 @@ fn motif(c: &mut Ctx, h: &Harmony, bar: u32, lo: i32, hi: i32, cur: &mut i32) ->
     out
 }
 
-fn melody_part(c: &mut Ctx, evs: &mut Vec<Ev>, ch: u8, h: &Harmony, bars: std::ops::Range<u32>, phrase: &[Vec<(u32, u32, u8)>]) {
+fn melody_part(
+    c: &mut Ctx,
+    evs: &mut Vec<Ev>,
+    ch: u8,
+    h: &Harmony,
+    bars: std::ops::Range<u32>,
+    phrase: &[Vec<(u32, u32, u8)>],
+) {
     let legato = c.rng.chance(0.5);
     for (i, bar) in bars.enumerate() {
         let Some(m) = phrase.get(i % phrase.len().max(1)) else {
@@ -1312,11 +1265,7 @@ fn melody_part(c: &mut Ctx, evs: &mut Vec<Ev>, ch: u8, h: &Harmony, bars: std::o
         let start = bar * c.bar_ticks();
         for &(s, len, pitch) in m {
             let gap = if legato { 0 } else { c.step / 4 };
-            let vel = if c.p.humanize {
-                c.rng.vel(if s % 4 == 0 { 100 } else { 88 }, 10)
-            } else {
-                100
-            };
+            let vel = if c.p.humanize { c.rng.vel(if s % 4 == 0 { 100 } else { 88 }, 10) } else { 100 };
             note(evs, ch, pitch, vel, start + s * c.step, len * c.step - gap);
         }
     }
@@ -1328,11 +1277,7 @@ fn phrase(c: &mut Ctx, h: &Harmony, first_bar: u32, n: u32, lo: i32, hi: i32) ->
     let a = motif(c, h, first_bar, lo, hi, &mut cur);
     let mut out = vec![a.clone()];
     for i in 1..n {
-        let m = if i % 4 == 2 && c.rng.chance(0.7) {
-            a.clone()
-        } else {
-            motif(c, h, first_bar + i, lo, hi, &mut cur)
-        };
+        let m = if i % 4 == 2 && c.rng.chance(0.7) { a.clone() } else { motif(c, h, first_bar + i, lo, hi, &mut cur) };
         out.push(m);
     }
     out
@@ -1496,12 +1441,7 @@ fn build(p: &Params, seed: u64, idx: u64, record: bool) -> Smf {
             }
         }
     }
-    Smf {
-        format: if p.layout == Layout::Format0 { 0 } else { 1 },
-        ntrks: tracks.len() as u16,
-        division: p.ppq,
-        tracks,
-    }
+    Smf { format: if p.layout == Layout::Format0 { 0 } else { 1 }, ntrks: tracks.len() as u16, division: p.ppq, tracks }
 }
 
 /// One loop's single part and its end tick.
@@ -1510,52 +1450,42 @@ fn loop_part(c: &mut Ctx) -> (Part, u32) {
     let bars = p.bars.max(1);
     let end = bars * c.bar_ticks();
     let mut evs = Vec::with_capacity(64 * bars as usize);
-    let ch = if p.kind == Kind::Drums {
-        DRUM_CH
-    } else {
-        c.rng.pick(&[0u8, 0, 0, 1, 2])
-    };
+    let ch = if p.kind == Kind::Drums { DRUM_CH } else { c.rng.pick(&[0u8, 0, 0, 1, 2]) };
     let h = if p.kind == Kind::Chords {
         let n = p.chords.max(1);
-        Harmony {
-            prog: c.progression(n as usize),
-            slot: bars * c.steps / n,
-        }
+        Harmony { prog: c.progression(n as usize), slot: bars * c.steps / n }
     } else {
         let n = bars.min(4) as usize;
-        Harmony {
-            prog: c.progression(n),
-            slot: c.steps,
-        }
+        Harmony { prog: c.progression(n), slot: c.steps }
     };
-    let name;
-    match p.kind {
+    let name = match p.kind {
         Kind::Drums | Kind::Song => {
-            let g = groove(c, c.p.ppq >= 96 && c.rng.chance(0.4));
+            let dense = c.rng.chance(0.4);
+            let g = groove(c, dense);
             for bar in 0..bars {
                 let fill = bars >= 2 && bar + 1 == bars && c.rng.chance(0.4);
                 drum_bar(c, &mut evs, &g, bar * c.bar_ticks(), fill, false);
             }
-            name = c.rng.pick(&["Drums", "Drum Loop", "Kit", "MIDI 01", "Beat"]);
+            c.rng.pick(&["Drums", "Drum Loop", "Kit", "MIDI 01", "Beat"])
         }
         Kind::Bass => {
             let (pat, legato) = bass_pattern(c);
             for bar in 0..bars {
                 bass_bar(c, &mut evs, ch, &h, bar, &pat, legato);
             }
-            name = c.rng.pick(&["Bass", "808", "Sub", "Bassline", "MIDI 01"]);
+            c.rng.pick(&["Bass", "808", "Sub", "Bassline", "MIDI 01"])
         }
         Kind::Chords => {
             let with_bass = c.rng.chance(0.25);
             chords_part(c, &mut evs, ch, &h, 0, bars * c.steps, with_bass);
-            name = c.rng.pick(&["Chords", "Piano", "Keys", "Pad", "MIDI 01"]);
+            c.rng.pick(&["Chords", "Piano", "Keys", "Pad", "MIDI 01"])
         }
         Kind::Melody => {
             let ph = phrase(c, &h, 0, bars, 60, 84);
             melody_part(c, &mut evs, ch, &h, 0..bars, &ph);
-            name = c.rng.pick(&["Melody", "Lead", "Pluck", "Synth", "MIDI 01"]);
+            c.rng.pick(&["Melody", "Lead", "Pluck", "Synth", "MIDI 01"])
         }
-    }
+    };
     let program = match p.kind {
         Kind::Drums => c.rng.chance(0.4).then_some(0),
         k => Some(program_for(&mut c.rng, k)),
@@ -1617,43 +1547,32 @@ fn song(c: &mut Ctx) -> SongParts {
     }
 
     let slot = if c.rng.chance(0.3) { 2 * c.steps } else { c.steps };
-    let verse_h = Harmony {
-        prog: c.progression(4),
-        slot,
-    };
+    let verse_h = Harmony { prog: c.progression(4), slot };
     let chorus_h = if c.rng.chance(0.5) {
-        Harmony {
-            prog: c.progression(4),
-            slot,
-        }
+        Harmony { prog: c.progression(4), slot }
     } else {
-        Harmony {
-            prog: verse_h.prog.clone(),
-            slot,
+        Harmony { prog: verse_h.prog.clone(), slot }
+    };
+    let harmony = |s: Section| {
+        if s == Section::Chorus {
+            &chorus_h
+        } else {
+            &verse_h
         }
     };
-    let harmony = |s: Section| if s == Section::Chorus { &chorus_h } else { &verse_h };
 
     // Tempo changes and section markers (conductor).
     let mut cond = Vec::new();
     if c.rng.chance(0.6) {
         for &(s, from, _) in &sections {
-            cond.push(Ev {
-                tick: from * bar_ticks,
-                pri: 0,
-                data: EvData::Marker(s.marker()),
-            });
+            cond.push(Ev { tick: from * bar_ticks, pri: 0, data: EvData::Marker(s.marker()) });
         }
     }
     if c.rng.chance(0.35) && sections.len() > 2 {
         let (_, from, _) = sections[sections.len() / 2];
         let delta = c.rng.range(3, 12) as i32 * if c.rng.chance(0.5) { 1 } else { -1 };
         let bpm = (p.bpm as i32 + delta).clamp(70, 174) as u32;
-        cond.push(Ev {
-            tick: from * bar_ticks,
-            pri: 0,
-            data: EvData::Tempo(bpm),
-        });
+        cond.push(Ev { tick: from * bar_ticks, pri: 0, data: EvData::Tempo(bpm) });
         if c.rng.chance(0.5) && bars >= 4 {
             // Ritardando over the last two bars.
             for k in 0..4 {
@@ -1674,7 +1593,8 @@ fn song(c: &mut Ctx) -> SongParts {
     // Drums (always).
     {
         let verse_g = groove(c, false);
-        let chorus_g = groove(c, c.rng.chance(0.7));
+        let dense = c.rng.chance(0.7);
+        let chorus_g = groove(c, dense);
         let mut evs = Vec::with_capacity(48 * bars as usize);
         for &(s, from, to) in &sections {
             let g = if s == Section::Chorus { &chorus_g } else { &verse_g };
@@ -1684,12 +1604,7 @@ fn song(c: &mut Ctx) -> SongParts {
                 drum_bar(c, &mut evs, g, bar * bar_ticks, fill, sparse);
             }
         }
-        parts.push(Part {
-            name: "Drums",
-            ch: DRUM_CH,
-            program: Some(0),
-            evs,
-        });
+        parts.push(Part { name: "Drums", ch: DRUM_CH, program: Some(0), evs });
     }
     // Bass.
     if n_tracks >= 2 {
@@ -1704,12 +1619,7 @@ fn song(c: &mut Ctx) -> SongParts {
                 bass_bar(c, &mut evs, ch, harmony(s), bar, &pat, legato);
             }
         }
-        parts.push(Part {
-            name: "Bass",
-            ch,
-            program: Some(program_for(&mut c.rng, Kind::Bass)),
-            evs,
-        });
+        parts.push(Part { name: "Bass", ch, program: Some(program_for(&mut c.rng, Kind::Bass)), evs });
     }
     // Chords.
     {
@@ -1718,12 +1628,7 @@ fn song(c: &mut Ctx) -> SongParts {
         for &(s, from, to) in &sections {
             chords_part(c, &mut evs, ch, harmony(s), from * c.steps, to * c.steps, false);
         }
-        parts.push(Part {
-            name: "Chords",
-            ch,
-            program: Some(program_for(&mut c.rng, Kind::Chords)),
-            evs,
-        });
+        parts.push(Part { name: "Chords", ch, program: Some(program_for(&mut c.rng, Kind::Chords)), evs });
     }
     // Melody.
     {
@@ -1738,12 +1643,7 @@ fn song(c: &mut Ctx) -> SongParts {
                 _ => {}
             }
         }
-        parts.push(Part {
-            name: "Lead",
-            ch,
-            program: Some(program_for(&mut c.rng, Kind::Melody)),
-            evs,
-        });
+        parts.push(Part { name: "Lead", ch, program: Some(program_for(&mut c.rng, Kind::Melody)), evs });
     }
     // Extras.
     let mut extras = vec![0u8, 1, 2];
@@ -1776,12 +1676,7 @@ fn song(c: &mut Ctx) -> SongParts {
             }
         };
         if !evs.is_empty() {
-            parts.push(Part {
-                name,
-                ch,
-                program: Some(program),
-                evs,
-            });
+            parts.push(Part { name, ch, program: Some(program), evs });
         }
     }
     let title = format!("{} {}", c.rng.pick(&TITLE_ADJ), c.rng.pick(&TITLE_NOUN));
@@ -1986,15 +1881,18 @@ fn damaged(p: &Params, seed: u64, idx: u64, d: Damage, seq: u64) -> Vec<u8> {
 enum Role {
     Good,
     /// Copy of good file `src`.
-    Dup { src: usize },
-    Damaged { damage: Damage, seq: u64 },
+    Dup,
+    Damaged {
+        damage: Damage,
+        seq: u64,
+    },
 }
 
 impl Role {
     fn expected(self) -> Expected {
         match self {
             Role::Good => Expected::Imported,
-            Role::Dup { .. } => Expected::Duplicate,
+            Role::Dup => Expected::Duplicate,
             Role::Damaged { damage, .. } => damage.expected(),
         }
     }
@@ -2076,22 +1974,14 @@ fn plan(spec: &GenSpec) -> Vec<Entry> {
             } else {
                 DAMAGE_CYCLE[((damage_seq - 1) % DAMAGE_CYCLE.len() as u64) as usize]
             };
-            let role = Role::Damaged {
-                damage,
-                seq: damage_seq,
-            };
+            let role = Role::Damaged { damage, seq: damage_seq };
             damage_seq += 1;
             (role, ".mid")
         };
         let dir = pack_dir(seed, pack).join(params.kind.folder());
         let rel = unique_path(&mut taken, &dir, &stem, ext);
         stems[i] = (stem, ext);
-        entries[i] = Some(Entry {
-            rel,
-            role,
-            params,
-            content_idx: i as u64,
-        });
+        entries[i] = Some(Entry { rel, role, params, content_idx: i as u64 });
     }
 
     // Duplicates: copies of good files, some very popular, in other packs or in bundles.
@@ -2101,11 +1991,8 @@ fn plan(spec: &GenSpec) -> Vec<Entry> {
             continue;
         }
         let mut drng = Rng::new(seed, i as u64, STREAM_PLAN);
-        let src = if drng.chance(0.5) {
-            good[drng.index(good.len().div_ceil(10))]
-        } else {
-            good[drng.index(good.len())]
-        };
+        let src =
+            if drng.chance(0.5) { good[drng.index(good.len().div_ceil(10))] } else { good[drng.index(good.len())] };
         let Some(src_entry) = entries[src].as_ref() else {
             continue;
         };
@@ -2121,11 +2008,7 @@ fn plan(spec: &GenSpec) -> Vec<Entry> {
         } else {
             let bundle = dup_seq / PACK_SIZE;
             PathBuf::from("Bundles")
-                .join(format!(
-                    "{} Vol {}",
-                    BUNDLES[bundle % BUNDLES.len()],
-                    bundle / BUNDLES.len() + 1
-                ))
+                .join(format!("{} Vol {}", BUNDLES[bundle % BUNDLES.len()], bundle / BUNDLES.len() + 1))
                 .join(params.kind.folder())
         };
         let new_stem = match drng.below(6) {
@@ -2138,19 +2021,14 @@ fn plan(spec: &GenSpec) -> Vec<Entry> {
         };
         let rel = unique_path(&mut taken, &dir, &new_stem, ext);
         dup_seq += 1;
-        entries[i] = Some(Entry {
-            rel,
-            role: Role::Dup { src },
-            params,
-            content_idx: src as u64,
-        });
+        entries[i] = Some(Entry { rel, role: Role::Dup, params, content_idx: src as u64 });
     }
     entries.into_iter().flatten().collect()
 }
 
 fn render(seed: u64, e: &Entry) -> Vec<u8> {
     match e.role {
-        Role::Good | Role::Dup { .. } => build(&e.params, seed, e.content_idx, false).to_bytes(),
+        Role::Good | Role::Dup => build(&e.params, seed, e.content_idx, false).to_bytes(),
         Role::Damaged { damage, seq } => damaged(&e.params, seed, e.content_idx, damage, seq),
     }
 }
@@ -2158,10 +2036,8 @@ fn render(seed: u64, e: &Entry) -> Vec<u8> {
 /// Renders and writes every entry, on up to 8 threads; returns the sizes in plan order.
 fn write_all(dir: &Path, seed: u64, plan: &[Entry]) -> Result<Vec<usize>, GenError> {
     const BLOCK: usize = 64;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
-        .min(plan.len().div_ceil(BLOCK).max(1));
+    let threads =
+        std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(plan.len().div_ceil(BLOCK).max(1));
     let next = AtomicUsize::new(0);
     let first_error: Mutex<Option<(usize, GenError)>> = Mutex::new(None);
     let work = || -> Vec<(usize, usize)> {

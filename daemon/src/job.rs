@@ -140,12 +140,7 @@ impl Job {
     pub fn finish(&self, to: JobState, note: Option<String>) -> bool {
         let won = self
             .state
-            .compare_exchange(
-                state_to_u8(JobState::Running),
-                state_to_u8(to),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
+            .compare_exchange(state_to_u8(JobState::Running), state_to_u8(to), Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
         if won {
             *self.finish.lock() = Some((self.started_at.elapsed().as_secs_f64(), now_rfc3339()));

@@ -385,14 +385,17 @@ async fn open_for_read(path: &std::path::Path, job: &Job) -> io::Result<monoio::
     OpenOptions::new().read(true).open(path).await
 }
 
-
 /// Reads a whole file into `buf` (or a larger one-off buffer for files over the pool size).
 async fn read_unit(unit: Unit, buf: AlignedBuf, max_bytes: u64) -> Done {
     let (buf, res) = read_whole(&unit, buf, max_bytes).await;
     Done::Read { unit, buf, res }
 }
 
-async fn read_whole(unit: &Unit, buf: AlignedBuf, max_bytes: u64) -> (Option<AlignedBuf>, Result<(), (Reason, String)>) {
+async fn read_whole(
+    unit: &Unit,
+    buf: AlignedBuf,
+    max_bytes: u64,
+) -> (Option<AlignedBuf>, Result<(), (Reason, String)>) {
     let io_err = |what: &str, e: io::Error| (Reason::from_io(&e), format!("{what} {}: {e}", unit.path.display()));
     let file = match open_for_read(&unit.path, &unit.job).await {
         Ok(f) => f,
@@ -465,7 +468,14 @@ async fn read_whole(unit: &Unit, buf: AlignedBuf, max_bytes: u64) -> (Option<Ali
 
 /// Writes a new object: temp file, then rename into place. Durability comes from the writer's
 /// `syncfs` before the row commits (see `objects.rs`).
-async fn write_object(unit: Unit, id: ContentId, facts: Box<Facts>, buf: AlignedBuf, tmp: PathBuf, dest: PathBuf) -> Done {
+async fn write_object(
+    unit: Unit,
+    id: ContentId,
+    facts: Box<Facts>,
+    buf: AlignedBuf,
+    tmp: PathBuf,
+    dest: PathBuf,
+) -> Done {
     let (buf, res) = write_tmp_and_rename(buf, &tmp, &dest).await;
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -473,7 +483,11 @@ async fn write_object(unit: Unit, id: ContentId, facts: Box<Facts>, buf: Aligned
     Done::Wrote { unit, id, facts, buf, res }
 }
 
-async fn write_tmp_and_rename(buf: AlignedBuf, tmp: &std::path::Path, dest: &std::path::Path) -> (AlignedBuf, io::Result<()>) {
+async fn write_tmp_and_rename(
+    buf: AlignedBuf,
+    tmp: &std::path::Path,
+    dest: &std::path::Path,
+) -> (AlignedBuf, io::Result<()>) {
     let file = match OpenOptions::new().write(true).create(true).truncate(true).open(tmp).await {
         Ok(f) => f,
         Err(e) => return (buf, Err(e)),

@@ -12,22 +12,14 @@ use crate::cli::{CliError, ImportArgs};
 
 pub fn run(ctx: &mut Ctx, args: &ImportArgs) -> Result<()> {
     // Resolved before connecting: a bad argument is a usage error whether or not a daemon runs.
-    let paths = args
-        .paths
-        .iter()
-        .map(|p| absolute(p))
-        .collect::<Result<Vec<_>>>()?;
+    let paths = args.paths.iter().map(|p| absolute(p)).collect::<Result<Vec<_>>>()?;
     let mut client = ctx.connect()?;
     let job = match request(&mut client, &Request::Import { paths })? {
         Response::Job { job } => job,
         other => return Err(unexpected("import", &other)),
     };
     if !args.wait {
-        return if ctx.json {
-            ctx.print_json(&job)
-        } else {
-            ctx.print(&job.id.to_string())
-        };
+        return if ctx.json { ctx.print_json(&job) } else { ctx.print(&job.id.to_string()) };
     }
     if !ctx.json {
         ctx.print(&job.id.to_string())?;
@@ -48,8 +40,7 @@ pub fn run(ctx: &mut Ctx, args: &ImportArgs) -> Result<()> {
 /// is what provenance paths should show; a path with `..` is canonicalized when it exists, because
 /// `..` cannot be removed lexically without getting symlinks wrong.
 fn absolute(path: &Path) -> Result<String> {
-    let mut abs =
-        std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+    let mut abs = std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?;
     if abs.components().any(|c| c == Component::ParentDir) {
         if let Ok(canonical) = abs.canonicalize() {
             abs = canonical;
@@ -60,11 +51,8 @@ fn absolute(path: &Path) -> Result<String> {
 
 fn into_string(path: PathBuf) -> Result<String> {
     path.into_os_string().into_string().map_err(|raw| {
-        CliError::Usage(format!(
-            "{}: paths must be valid UTF-8 to be sent to the daemon",
-            Path::new(&raw).display()
-        ))
-        .into()
+        CliError::Usage(format!("{}: paths must be valid UTF-8 to be sent to the daemon", Path::new(&raw).display()))
+            .into()
     })
 }
 
@@ -85,10 +73,7 @@ mod tests {
     #[test]
     fn dot_components_disappear() {
         let cwd = std::env::current_dir().unwrap();
-        assert_eq!(
-            Path::new(&absolute(Path::new("./a/./b")).unwrap()),
-            cwd.join("a/b")
-        );
+        assert_eq!(Path::new(&absolute(Path::new("./a/./b")).unwrap()), cwd.join("a/b"));
     }
 
     #[test]

@@ -27,11 +27,7 @@ pub fn jobs_table(jobs: &[JobInfo]) -> String {
         .iter()
         .map(|j| {
             let c = &j.counts;
-            let mut paths = j
-                .paths
-                .first()
-                .map(|p| printable(p).into_owned())
-                .unwrap_or_default();
+            let mut paths = j.paths.first().map(|p| printable(p).into_owned()).unwrap_or_default();
             if j.paths.len() > 1 {
                 paths.push_str(&format!(" (+{} more)", j.paths.len() - 1));
             }
@@ -49,19 +45,5 @@ pub fn jobs_table(jobs: &[JobInfo]) -> String {
             ]
         })
         .collect();
-    table(
-        &[
-            "ID",
-            "KIND",
-            "STATE",
-            "FILES",
-            "IMPORTED",
-            "DUPLICATES",
-            "REJECTED",
-            "ELAPSED",
-            "FILES/S",
-            "PATHS",
-        ],
-        &rows,
-    )
+    table(&["ID", "KIND", "STATE", "FILES", "IMPORTED", "DUPLICATES", "REJECTED", "ELAPSED", "FILES/S", "PATHS"], &rows)
 }

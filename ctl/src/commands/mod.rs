@@ -51,11 +51,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(socket: PathBuf, json: bool) -> Ctx {
-        Ctx {
-            socket,
-            json,
-            json_printed: false,
-        }
+        Ctx { socket, json, json_printed: false }
     }
 
     pub fn connect(&self) -> Result<Client> {
@@ -108,15 +104,10 @@ pub fn fetch_job(client: &mut Client, id: u64) -> Result<JobInfo> {
     match request(client, &Request::Status { job: Some(id) })? {
         Response::Job { job } => Ok(job),
         // Tolerated: a daemon may answer a one-job status with the general shape.
-        Response::Status { jobs, .. } | Response::Jobs { jobs } => {
-            jobs.into_iter().find(|j| j.id == id).ok_or_else(|| {
-                CliError::Daemon {
-                    kind: ErrorKind::NotFound,
-                    message: format!("no job {id}"),
-                }
-                .into()
-            })
-        }
+        Response::Status { jobs, .. } | Response::Jobs { jobs } => jobs
+            .into_iter()
+            .find(|j| j.id == id)
+            .ok_or_else(|| CliError::Daemon { kind: ErrorKind::NotFound, message: format!("no job {id}") }.into()),
         other => Err(unexpected("status", &other)),
     }
 }
@@ -197,11 +188,7 @@ pub fn watch_all(client: &mut Client, panel: &mut Panel) -> Result<Watched> {
             }
         }
         if watched.is_empty() {
-            return Ok(Watched {
-                daemon,
-                jobs,
-                followed_any,
-            });
+            return Ok(Watched { daemon, jobs, followed_any });
         }
         panel.update(Some(&daemon), &active);
         thread::sleep(POLL_INTERVAL);
@@ -209,25 +196,14 @@ pub fn watch_all(client: &mut Client, panel: &mut Panel) -> Result<Watched> {
 }
 
 fn is_not_found(err: &anyhow::Error) -> bool {
-    matches!(
-        err.downcast_ref::<CliError>(),
-        Some(CliError::Daemon {
-            kind: ErrorKind::NotFound,
-            ..
-        })
-    )
+    matches!(err.downcast_ref::<CliError>(), Some(CliError::Daemon { kind: ErrorKind::NotFound, .. }))
 }
 
 /// Turns a waited-for job's end into the exit status: only `done` is success.
 pub fn job_outcome(job: &JobInfo) -> Result<()> {
     match job.state {
         JobState::Done => Ok(()),
-        state => Err(CliError::JobEnded {
-            id: job.id,
-            state: state.as_str(),
-            note: job.note.clone(),
-        }
-        .into()),
+        state => Err(CliError::JobEnded { id: job.id, state: state.as_str(), note: job.note.clone() }.into()),
     }
 }
 
@@ -254,11 +230,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
             }
             line.push_str(cell);
             if !last {
-                let pad = widths
-                    .get(i)
-                    .copied()
-                    .unwrap_or(0)
-                    .saturating_sub(cell.chars().count());
+                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(cell.chars().count());
                 line.extend(std::iter::repeat_n(' ', pad));
             }
         }
@@ -272,9 +244,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// An optional value for a human table: `-` when unknown.
 pub fn or_dash<T: ToString>(value: Option<T>) -> String {
-    value
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "-".to_string())
+    value.map(|v| v.to_string()).unwrap_or_else(|| "-".to_string())
 }
 
 #[cfg(test)]
@@ -325,19 +295,13 @@ mod tests {
     fn fake_daemon(reply: fn(&Request, usize) -> Response) -> PathBuf {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("midictl-test-{}-{n}.sock", std::process::id()));
+        let path = std::env::temp_dir().join(format!("midictl-test-{}-{n}.sock", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).unwrap();
         thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
             let _hello: Hello = read_frame(&mut stream).unwrap();
-            let reply_hello = HelloReply {
-                ok: true,
-                protocol: PROTOCOL_VERSION,
-                daemon: "fake".into(),
-                error: None,
-            };
+            let reply_hello = HelloReply { ok: true, protocol: PROTOCOL_VERSION, daemon: "fake".into(), error: None };
             write_frame(&mut stream, &reply_hello).unwrap();
             let mut polls = 0;
             while let Ok(req) = read_frame::<_, Request>(&mut stream) {
@@ -364,17 +328,10 @@ mod tests {
         match req {
             Request::Import { paths } => {
                 assert!(paths.iter().all(|p| p.starts_with('/')), "{paths:?}");
-                Response::Job {
-                    job: job(7, JobState::Running),
-                }
+                Response::Job { job: job(7, JobState::Running) }
             }
-            Request::Status { job: None } => Response::Status {
-                daemon: daemon_info(),
-                jobs: vec![],
-            },
-            Request::Status { job: Some(7) } if polls == 0 => Response::Job {
-                job: job(7, JobState::Running),
-            },
+            Request::Status { job: None } => Response::Status { daemon: daemon_info(), jobs: vec![] },
+            Request::Status { job: Some(7) } if polls == 0 => Response::Job { job: job(7, JobState::Running) },
             Request::Status { job: Some(7) } => Response::Job { job: job(7, end) },
             other => panic!("unexpected {other:?}"),
         }
@@ -383,57 +340,36 @@ mod tests {
     #[test]
     fn import_wait_succeeds_when_the_job_is_done() {
         let socket = fake_daemon(|req, polls| importing(req, polls, JobState::Done));
-        assert_eq!(
-            run_against(&socket, &["import", "rel/pack.zip", "--wait", "--json"]),
-            EXIT_OK
-        );
+        assert_eq!(run_against(&socket, &["import", "rel/pack.zip", "--wait", "--json"]), EXIT_OK);
     }
 
     #[test]
     fn import_wait_fails_when_the_job_failed() {
         let socket = fake_daemon(|req, polls| importing(req, polls, JobState::Failed));
-        assert_eq!(
-            run_against(&socket, &["import", "pack.zip", "--wait", "--json"]),
-            EXIT_FAILURE
-        );
+        assert_eq!(run_against(&socket, &["import", "pack.zip", "--wait", "--json"]), EXIT_FAILURE);
     }
 
     #[test]
     fn daemon_error_exits_1() {
-        let socket = fake_daemon(|_, _| Response::Error {
-            kind: ErrorKind::NotFound,
-            message: "no file abc".into(),
-        });
-        assert_eq!(
-            run_against(&socket, &["show", "abc", "--json"]),
-            EXIT_FAILURE
-        );
+        let socket = fake_daemon(|_, _| Response::Error { kind: ErrorKind::NotFound, message: "no file abc".into() });
+        assert_eq!(run_against(&socket, &["show", "abc", "--json"]), EXIT_FAILURE);
     }
 
     #[test]
     fn wrong_reply_kind_exits_1() {
-        let socket = fake_daemon(|_, _| Response::Ok {
-            message: "?".into(),
-        });
-        assert_eq!(
-            run_against(&socket, &["search", "key:Am", "--json"]),
-            EXIT_FAILURE
-        );
+        let socket = fake_daemon(|_, _| Response::Ok { message: "?".into() });
+        assert_eq!(run_against(&socket, &["search", "key:Am", "--json"]), EXIT_FAILURE);
     }
 
     #[test]
     fn watch_all_returns_once_nothing_runs() {
         let socket = fake_daemon(|req, _| match req {
-            Request::Status { job: None } => Response::Status {
-                daemon: daemon_info(),
-                jobs: vec![job(1, JobState::Done)],
-            },
+            Request::Status { job: None } => {
+                Response::Status { daemon: daemon_info(), jobs: vec![job(1, JobState::Done)] }
+            }
             other => panic!("unexpected {other:?}"),
         });
-        assert_eq!(
-            run_against(&socket, &["status", "--watch", "--json"]),
-            EXIT_OK
-        );
+        assert_eq!(run_against(&socket, &["status", "--watch", "--json"]), EXIT_OK);
     }
 
     #[test]

@@ -10,10 +10,7 @@ use crate::cli::RejectsArgs;
 
 pub fn run(ctx: &mut Ctx, args: &RejectsArgs) -> Result<()> {
     let mut client = ctx.connect()?;
-    let req = Request::Rejects {
-        job: args.job,
-        limit: args.limit,
-    };
+    let req = Request::Rejects { job: args.job, limit: args.limit };
     let rejects = match request(&mut client, &req)? {
         Response::Rejects { rejects } => rejects,
         other => return Err(unexpected("rejects", &other)),

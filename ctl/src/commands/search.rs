@@ -13,10 +13,7 @@ const SHORT_HASH: usize = 16;
 
 pub fn run(ctx: &mut Ctx, args: &SearchArgs) -> Result<()> {
     let mut client = ctx.connect()?;
-    let req = Request::Search {
-        query: args.query.clone(),
-        limit: args.limit,
-    };
+    let req = Request::Search { query: args.query.clone(), limit: args.limit };
     let files = match request(&mut client, &req)? {
         Response::Files { files } => files,
         other => return Err(unexpected("search", &other)),
@@ -34,11 +31,8 @@ fn files_table(files: &[FileInfo]) -> String {
     let rows: Vec<Vec<String>> = files
         .iter()
         .map(|f| {
-            let name = f
-                .sources
-                .first()
-                .map(|s| s.clean_name.clone().unwrap_or_else(|| s.name.clone()))
-                .unwrap_or_default();
+            let name =
+                f.sources.first().map(|s| s.clean_name.clone().unwrap_or_else(|| s.name.clone())).unwrap_or_default();
             vec![
                 f.hash.chars().take(SHORT_HASH).collect(),
                 or_dash(f.bpm.map(|b| format!("{b:.1}"))),
@@ -51,10 +45,7 @@ fn files_table(files: &[FileInfo]) -> String {
             ]
         })
         .collect();
-    table(
-        &["HASH", "BPM", "KEY", "TIME", "ROLE", "BARS", "LOOP", "NAME"],
-        &rows,
-    )
+    table(&["HASH", "BPM", "KEY", "TIME", "ROLE", "BARS", "LOOP", "NAME"], &rows)
 }
 
 #[cfg(test)]
@@ -87,12 +78,7 @@ mod tests {
             notes: 0,
             parent: None,
             repairs: vec![],
-            sources: vec![SourceInfo {
-                path: "/x/b.mid".into(),
-                name: "b.mid".into(),
-                clean_name: None,
-                job: 2,
-            }],
+            sources: vec![SourceInfo { path: "/x/b.mid".into(), name: "b.mid".into(), clean_name: None, job: 2 }],
         };
         let text = files_table(&[file]);
         let line = text.lines().nth(1).unwrap_or_default();

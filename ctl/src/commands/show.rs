@@ -12,12 +12,7 @@ use crate::cli::ShowArgs;
 
 pub fn run(ctx: &mut Ctx, args: &ShowArgs) -> Result<()> {
     let mut client = ctx.connect()?;
-    let file = match request(
-        &mut client,
-        &Request::Show {
-            hash: args.hash.clone(),
-        },
-    )? {
+    let file = match request(&mut client, &Request::Show { hash: args.hash.clone() })? {
         Response::File { file } => file,
         other => return Err(unexpected("show", &other)),
     };
@@ -33,26 +28,13 @@ fn file_text(f: &FileInfo) -> String {
         let _ = writeln!(out, "{name:<15} {}", printable(&value));
     };
     field("hash", f.hash.clone());
-    field(
-        "size",
-        format!("{} ({} bytes)", format_bytes(f.size), f.size),
-    );
+    field("size", format!("{} ({} bytes)", format_bytes(f.size), f.size));
     field("format", f.format.to_string());
     field("ppq", or_dash(f.ppq));
     field("tracks", f.tracks.to_string());
     let channels: Vec<String> = f.channels.iter().map(|c| c.to_string()).collect();
-    field(
-        "channels",
-        if channels.is_empty() {
-            "-".into()
-        } else {
-            channels.join(",")
-        },
-    );
-    field(
-        "duration",
-        format!("{:.2}s ({} ticks)", f.duration_s, f.duration_ticks),
-    );
+    field("channels", if channels.is_empty() { "-".into() } else { channels.join(",") });
+    field("duration", format!("{:.2}s ({} ticks)", f.duration_s, f.duration_ticks));
     field("bars", or_dash(f.bars.map(|b| format!("{b:.2}"))));
     let mut bpm = or_dash(f.bpm.map(|b| format!("{b:.2}")));
     if let Some(source) = &f.bpm_source {
@@ -68,24 +50,10 @@ fn file_text(f: &FileInfo) -> String {
     }
     field("key", key);
     field("time signature", or_dash(f.time_signature.clone()));
-    field(
-        "drums",
-        or_dash(f.has_drums.map(|d| if d { "yes" } else { "no" })),
-    );
-    field(
-        "drum parts",
-        or_dash(
-            f.drum_parts
-                .as_ref()
-                .filter(|p| !p.is_empty())
-                .map(|p| p.join(", ")),
-        ),
-    );
+    field("drums", or_dash(f.has_drums.map(|d| if d { "yes" } else { "no" })));
+    field("drum parts", or_dash(f.drum_parts.as_ref().filter(|p| !p.is_empty()).map(|p| p.join(", "))));
     field("role", or_dash(f.role.clone()));
-    field(
-        "loop",
-        or_dash(f.is_loop.map(|l| if l { "yes" } else { "no" })),
-    );
+    field("loop", or_dash(f.is_loop.map(|l| if l { "yes" } else { "no" })));
     field("notes", f.notes.to_string());
     field("parent", or_dash(f.parent.clone()));
     if !f.repairs.is_empty() {
@@ -139,16 +107,10 @@ mod tests {
             }],
         };
         let text = file_text(&file);
-        assert!(
-            text.contains("bpm             120.00 (from meta)"),
-            "{text}"
-        );
+        assert!(text.contains("bpm             120.00 (from meta)"), "{text}");
         assert!(text.contains("key             -\n"), "{text}");
         assert!(text.contains("channels        0,9"), "{text}");
-        assert!(
-            text.contains("sources (1)\n  job 1  /p/Trap.zip!/Kick\\u{1b}[2J.mid  -> Kick2J.mid"),
-            "{text}"
-        );
+        assert!(text.contains("sources (1)\n  job 1  /p/Trap.zip!/Kick\\u{1b}[2J.mid  -> Kick2J.mid"), "{text}");
         assert!(!text.contains('\u{1b}'));
     }
 }

@@ -80,12 +80,7 @@ fn job_text(job: &JobInfo) -> String {
 }
 
 fn daemon_text(d: &DaemonInfo, jobs: &[JobInfo]) -> String {
-    let mut out = format!(
-        "midid {} (pid {}), up {}\n",
-        printable(&d.version),
-        d.pid,
-        format_duration(d.uptime_s)
-    );
+    let mut out = format!("midid {} (pid {}), up {}\n", printable(&d.version), d.pid, format_duration(d.uptime_s));
     let _ = writeln!(out, "  shards    {}", d.shards);
     let _ = write!(out, "  io        {}", printable(&d.io_driver));
     if let Some(reason) = &d.io_fallback_reason {
@@ -122,14 +117,8 @@ mod tests {
             catalog_files: 10,
         };
         let text = daemon_text(&d, &[]);
-        assert!(
-            text.starts_with("midid 0.1.0 (pid 42), up 1m05s\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("io        epoll (fallback: io_uring_setup: EPERM (seccomp))"),
-            "{text}"
-        );
+        assert!(text.starts_with("midid 0.1.0 (pid 42), up 1m05s\n"), "{text}");
+        assert!(text.contains("io        epoll (fallback: io_uring_setup: EPERM (seccomp))"), "{text}");
         assert!(text.ends_with("no jobs"), "{text}");
     }
 }

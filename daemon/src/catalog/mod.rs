@@ -30,10 +30,23 @@ pub struct Source {
 /// One row-to-be, produced by a shard (or by discovery, for rejects it finds itself).
 pub enum Row {
     /// A new distinct content; its object is already written.
-    File { id: ContentId, size: u64, facts: Box<Facts>, source: Source },
+    File {
+        id: ContentId,
+        size: u64,
+        facts: Box<Facts>,
+        source: Source,
+    },
     /// A content the catalog holds (or a sibling shard is committing): one more source.
-    Duplicate { id: ContentId, source: Source },
-    Reject { job: Arc<Job>, path: String, reason: Reason, detail: String },
+    Duplicate {
+        id: ContentId,
+        source: Source,
+    },
+    Reject {
+        job: Arc<Job>,
+        path: String,
+        reason: Reason,
+        detail: String,
+    },
 }
 
 pub struct Batch {

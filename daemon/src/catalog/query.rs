@@ -76,7 +76,12 @@ impl Reader {
             .map_err(self.err("reading sources"))?;
         f.sources = stmt
             .query_map(params![&id[..]], |r| {
-                Ok(SourceInfo { path: r.get(0)?, name: r.get(1)?, clean_name: r.get(2)?, job: r.get::<_, i64>(3)? as u64 })
+                Ok(SourceInfo {
+                    path: r.get(0)?,
+                    name: r.get(1)?,
+                    clean_name: r.get(2)?,
+                    job: r.get::<_, i64>(3)? as u64,
+                })
             })
             .map_err(self.err("reading sources"))?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -93,7 +98,12 @@ impl Reader {
             .map_err(self.err("listing rejects"))?;
         let rows = stmt
             .query_map(params![job.map(|j| j as i64), limit.min(i64::MAX as u64) as i64], |r| {
-                Ok(RejectInfo { job: r.get::<_, i64>(0)? as u64, path: r.get(1)?, reason: r.get(2)?, detail: r.get(3)? })
+                Ok(RejectInfo {
+                    job: r.get::<_, i64>(0)? as u64,
+                    path: r.get(1)?,
+                    reason: r.get(2)?,
+                    detail: r.get(3)?,
+                })
             })
             .map_err(self.err("listing rejects"))?
             .collect::<rusqlite::Result<Vec<_>>>()

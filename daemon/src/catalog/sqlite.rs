@@ -42,8 +42,10 @@ pub fn open_reader(path: &Path) -> Result<Connection, CatalogError> {
 }
 
 pub fn migrate(conn: &Connection, path: &Path) -> Result<(), CatalogError> {
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
-        .map_err(sq("creating schema_migrations", path))?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)",
+    )
+    .map_err(sq("creating schema_migrations", path))?;
     let current: i64 = conn
         .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
         .map_err(sq("reading schema version", path))?;

@@ -138,7 +138,8 @@ impl Server {
             ok,
             protocol: PROTOCOL_VERSION,
             daemon: format!("midid {}", env!("CARGO_PKG_VERSION")),
-            error: (!ok).then(|| format!("protocol {} not supported; this daemon speaks {PROTOCOL_VERSION}", hello.protocol)),
+            error: (!ok)
+                .then(|| format!("protocol {} not supported; this daemon speaks {PROTOCOL_VERSION}", hello.protocol)),
         };
         if write_frame(&mut stream, &reply).is_err() || !ok {
             return;
@@ -187,7 +188,12 @@ pub(crate) fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
 }
 
 fn refusal(message: &str) -> HelloReply {
-    HelloReply { ok: false, protocol: PROTOCOL_VERSION, daemon: format!("midid {}", env!("CARGO_PKG_VERSION")), error: Some(message.to_string()) }
+    HelloReply {
+        ok: false,
+        protocol: PROTOCOL_VERSION,
+        daemon: format!("midid {}", env!("CARGO_PKG_VERSION")),
+        error: Some(message.to_string()),
+    }
 }
 
 /// Maps an engine failure onto the protocol's error kinds.
