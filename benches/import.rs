@@ -39,7 +39,7 @@ fn drop_caches() -> bool {
     std::fs::write("/proc/sys/vm/drop_caches", b"3\n").is_ok()
 }
 
-fn corpus(root: &Path, files: usize) -> PathBuf {
+fn make_corpus(root: &Path, files: usize) -> PathBuf {
     let dir = root.join(format!("corpus-{files}"));
     let marker = dir.join(".complete");
     if !marker.exists() {
@@ -65,7 +65,6 @@ struct MididRun {
 }
 
 fn run_midid(corpus: &Path, data: &Path) -> MididRun {
-    let _ = std::fs::remove_dir_all(data);
     let t = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_midid"))
         .arg("run")
@@ -75,6 +74,7 @@ fn run_midid(corpus: &Path, data: &Path) -> MididRun {
         .arg("--json")
         .env("MIDID_LOG", "warn")
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawning midid");
     let pid = child.id() as i32;
@@ -173,7 +173,6 @@ fn baseline_facts(bytes: &[u8]) -> Option<Facts> {
 }
 
 fn run_baseline(corpus: &Path, data: &Path) -> (u64, f64) {
-    let _ = std::fs::remove_dir_all(data);
     let t = Instant::now();
     std::fs::create_dir_all(data.join("objects")).expect("objects dir");
     let conn = sqlite::open_writer(&data.join("catalog.db")).expect("catalog");
@@ -225,8 +224,13 @@ fn main() {
     }
     let files = env_usize("MIDID_BENCH_FILES", 20_000);
     let rounds = env_usize("MIDID_BENCH_ROUNDS", 3);
-    let root = PathBuf::from(std::env::var("MIDID_BENCH_DIR").unwrap_or_else(|_| "bench-data".into()));
-    let corpus = corpus(&root, files);
+    let root = PathBuf::from(std::env::var("MIDID_BENCH_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench-data").into()));
+    let corpus = make_corpus(&root, files);
+    // Every run gets a fresh data dir and all are removed only at the end: deleting thousands of
+    // inodes right before a run makes ext4's inode allocator skip "recently deleted" inodes,
+    // which showed up as the top kernel symbol and drowned the difference being measured.
+    let runs = root.join("runs");
+    let _ = std::fs::remove_dir_all(&runs);
     let cold = drop_caches();
     println!(
         "corpus: {files} files (half exact duplicates), {} cores, page cache {}",
@@ -241,9 +245,9 @@ fn main() {
     let mut midid_rates = Vec::new();
     for r in 1..=rounds {
         drop_caches();
-        let m = run_midid(&corpus, &root.join("data-midid"));
+        let m = run_midid(&corpus, &runs.join(format!("midid-{r}")));
         drop_caches();
-        let (bn, bs) = run_baseline(&corpus, &root.join("data-baseline"));
+        let (bn, bs) = run_baseline(&corpus, &runs.join(format!("baseline-{r}")));
         let (mr, br) = (m.files as f64 / m.secs, bn as f64 / bs);
         ratios.push(mr / br);
         midid_rates.push(mr);
@@ -259,11 +263,11 @@ fn main() {
 
     let big = env_usize("MIDID_BENCH_RSS_FILES", 0);
     if big > 0 {
-        let big_corpus = corpus(&root, big);
+        let big_corpus = make_corpus(&root, big);
         drop_caches();
-        let small = run_midid(&corpus, &root.join("data-midid"));
+        let small = run_midid(&corpus, &runs.join("rss-small"));
         drop_caches();
-        let large = run_midid(&big_corpus, &root.join("data-midid-big"));
+        let large = run_midid(&big_corpus, &runs.join("rss-large"));
         println!(
             "peak RSS: {} files {} KB, {} files {} KB ({:+.1} %); {:.0} and {:.0} files/s",
             small.files,
@@ -275,6 +279,7 @@ fn main() {
             large.files as f64 / large.secs
         );
     }
+    let _ = std::fs::remove_dir_all(&runs);
 }
 
 fn num_cpus() -> usize {

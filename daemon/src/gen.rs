@@ -120,8 +120,7 @@ pub fn midi_bytes(kind_index: usize, seed: u64) -> Vec<u8> {
     let idx = kind_index as u64;
     let pack_genre = Rng::new(seed, idx, STREAM_PACK).below(GENRES.len() as u32) as usize;
     let mut rng = Rng::new(seed, idx, STREAM_PARAMS);
-    let p = Params::draw(&mut rng, pack_genre, Some(kind), true);
-    let mut p = p;
+    let mut p = Params::draw(&mut rng, pack_genre, Some(kind), true);
     // Unit tests want the tempo in the file; only the corpus has some files without it.
     p.tempo_meta = true;
     build(&p, seed, idx, false).to_bytes()
@@ -493,6 +492,22 @@ struct Params {
     running_status: bool,
     zero_vel_off: bool,
     humanize: bool,
+    daw: Daw,
+    /// CC automation (and pitch bend) on melodic parts.
+    automation: bool,
+}
+
+/// What the exporting DAW adds around the notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Daw {
+    /// Names and notes only.
+    Minimal,
+    /// A controller reset block per part (bank, volume, pan, effects, pedal).
+    Controllers,
+    /// Copyright, instrument name and SMPTE offset metas.
+    Annotated,
+    /// GM System On sysex, MIDI port and sequencer-specific metas.
+    Sysex,
 }
 
 impl Params {
@@ -531,9 +546,9 @@ impl Params {
         let minor = rng.chance(g.minor);
         let mut chords = 0;
         let bars = match kind {
-            Kind::Drums => rng.weighted(&[(1, 25), (2, 35), (3, 5), (4, 35)]),
-            Kind::Bass => rng.weighted(&[(1, 10), (2, 30), (4, 45), (8, 15)]),
-            Kind::Melody => rng.weighted(&[(1, 10), (2, 30), (4, 45), (8, 15)]),
+            Kind::Drums => rng.weighted(&[(1, 10), (2, 30), (3, 5), (4, 55)]),
+            Kind::Bass => rng.weighted(&[(1, 3), (2, 22), (4, 50), (8, 25)]),
+            Kind::Melody => rng.weighted(&[(1, 3), (2, 22), (4, 50), (8, 25)]),
             Kind::Chords => {
                 chords = rng.range(4, 8);
                 if chords == 8 && rng.chance(0.5) {
@@ -570,6 +585,8 @@ impl Params {
             running_status: rng.chance(0.6),
             zero_vel_off: rng.chance(0.5),
             humanize: rng.chance(0.6),
+            daw: rng.weighted(&[(Daw::Minimal, 20), (Daw::Controllers, 40), (Daw::Annotated, 20), (Daw::Sysex, 20)]),
+            automation: kind != Kind::Drums && rng.chance(0.55),
         }
     }
 
@@ -817,6 +834,14 @@ impl TrackBuf {
         }
     }
 
+    fn sysex(&mut self, tick: u32, data: &[u8]) {
+        self.delta(tick);
+        self.out.push(0xF0);
+        varlen(&mut self.out, data.len() as u32);
+        self.out.extend_from_slice(data);
+        self.running = None;
+    }
+
     fn tempo(&mut self, tick: u32, bpm: u32) {
         let t = tempo_uspq(bpm).to_be_bytes();
         self.meta(tick, 0x51, &t[1..]);
@@ -888,6 +913,8 @@ struct Ctx<'a> {
     scale: [u8; 7],
     harmonic: bool,
     sevenths: bool,
+    /// Sustain pedal on held chords.
+    pedal: bool,
 }
 
 /// A chord progression laid over time: degree `prog[(step / slot) % len]`.
@@ -953,6 +980,8 @@ struct Groove {
     snare: u32,
     hat: u32,
     open: u32,
+    /// Quiet snare ghost notes.
+    ghosts: u32,
     /// Beats whose hats become a 32nd or triplet roll (trap).
     rolls: bool,
     swing: u32,
@@ -1019,8 +1048,14 @@ fn groove(c: &mut Ctx, dense: bool) -> Groove {
         },
     };
     hat &= !open;
+    let ghost_style = matches!(style, Style::BoomBap | Style::Pop | Style::Rock);
+    let ghosts = if c.p.meter == Meter::Four && ghost_style && r.chance(0.4) {
+        ((1 << r.pick(&[7u32, 9, 15])) | (1 << r.pick(&[7u32, 9, 15]))) & !snare
+    } else {
+        0
+    };
     let swing = if r.chance(GENRES[c.p.genre].swing) { c.step / 3 } else { 0 };
-    Groove { kick, snare, hat, open, rolls: style == Style::Trap && c.p.meter == Meter::Four, swing }
+    Groove { kick, snare, hat, open, ghosts, rolls: style == Style::Trap && c.p.meter == Meter::Four, swing }
 }
 
 /// One bar of drums starting at `start`. `fill`: snare fill in the last beat.
@@ -1055,6 +1090,9 @@ fn drum_bar(c: &mut Ctx, evs: &mut Vec<Ev>, g: &Groove, start: u32, fill: bool, 
                 110
             };
             hits[n] = (SNARE, v);
+            n += 1;
+        } else if !sparse && on(g.ghosts) {
+            hits[n] = (SNARE, c.rng.vel(35, 10));
             n += 1;
         }
         let rolled = roll_beat == Some(beat);
@@ -1157,7 +1195,8 @@ fn bass_pattern(c: &mut Ctx) -> (Vec<(u32, u32)>, bool) {
     (pattern, legato)
 }
 
-fn bass_bar(c: &mut Ctx, evs: &mut Vec<Ev>, ch: u8, h: &Harmony, bar: u32, pat: &[(u32, u32)], legato: bool) {
+/// One bar of bass notes (start, duration, pitch, velocity) appended to `notes`.
+fn bass_bar(c: &mut Ctx, notes: &mut Vec<BassNote>, h: &Harmony, bar: u32, pat: &[(u32, u32)], legato: bool) {
     let start = bar * c.bar_ticks();
     for &(s, len) in pat {
         let deg = h.at(bar * c.steps + s);
@@ -1171,7 +1210,63 @@ fn bass_bar(c: &mut Ctx, evs: &mut Vec<Ev>, ch: u8, h: &Harmony, bar: u32, pat: 
         let pitch = pitch.clamp(28, 55) as u8;
         let gap = if legato { 0 } else { c.step / 4 };
         let vel = if c.p.humanize { c.rng.vel(100, 12) } else { 100 };
-        note(evs, ch, pitch, vel, start + s * c.step, len * c.step - gap);
+        notes.push((start + s * c.step, len * c.step - gap, pitch, vel));
+    }
+}
+
+type BassNote = (u32, u32, u8, u8);
+
+fn bend(evs: &mut Vec<Ev>, ch: u8, tick: u32, value: i32) {
+    let v = value.clamp(0, 16383) as u16;
+    chan(evs, tick, 0xE0 | ch, (v & 0x7F) as u8, (v >> 7) as u8);
+}
+
+/// Emits monophonic bass notes; with `glide`, 808-style pitch-bend slides into the next note
+/// (bend range +-2 semitones), reset before the next note starts.
+fn emit_bass(c: &mut Ctx, evs: &mut Vec<Ev>, ch: u8, notes: &[BassNote], glide: bool) {
+    for (i, &(start, dur, pitch, vel)) in notes.iter().enumerate() {
+        note(evs, ch, pitch, vel, start, dur);
+        let Some(&(next, _, next_pitch, _)) = notes.get(i + 1) else {
+            continue;
+        };
+        let diff = i32::from(next_pitch) - i32::from(pitch);
+        if !glide || diff == 0 || start + dur != next || dur < 2 * c.step || !c.rng.chance(0.5) {
+            continue;
+        }
+        let target = diff.clamp(-2, 2) * 4095;
+        let from = start + dur - c.step;
+        for k in 0..4i32 {
+            bend(evs, ch, from + k as u32 * c.step / 4, 8192 + target * (k + 1) / 4);
+        }
+        bend(evs, ch, next, 8192);
+    }
+}
+
+/// A controller curve (mod wheel, expression or filter cutoff) over ticks `from..to`.
+fn automation(c: &mut Ctx, evs: &mut Vec<Ev>, ch: u8, from: u32, to: u32) {
+    let cc = c.rng.pick(&[1u8, 11, 74]);
+    let res = if c.p.ppq >= 384 && c.rng.chance(0.3) { c.step / 2 } else { c.step };
+    let shape = c.rng.below(3);
+    let bar = c.bar_ticks().max(1);
+    let period = f64::from(bar * c.rng.range(1, 2));
+    let lo = c.rng.range(0, 40);
+    let hi = c.rng.range(80, 127);
+    let span = f64::from(to.saturating_sub(from).max(1));
+    let mut last = u32::MAX;
+    let mut t = from;
+    while t < to {
+        let x = f64::from(t - from);
+        let phase = match shape {
+            0 => 0.5 - 0.5 * (x / period * std::f64::consts::TAU).cos(),
+            1 => x / span,
+            _ => f64::from((t - from) % bar) / f64::from(bar),
+        };
+        let v = (lo + (f64::from(hi - lo) * phase).round() as u32).min(127);
+        if v != last {
+            chan(evs, t, 0xB0 | ch, cc, v as u8);
+            last = v;
+        }
+        t += res.max(1);
     }
 }
 
@@ -1202,6 +1297,10 @@ fn chords_part(c: &mut Ctx, evs: &mut Vec<Ev>, ch: u8, h: &Harmony, from_step: u
         if with_bass {
             let b = (c.root_at_or_above(deg, 48) - 12).clamp(36, 47) as u8;
             note(evs, ch, b, 80, start, dur);
+        }
+        if c.pedal && dur > c.step {
+            chan(evs, start + c.step / 4, 0xB0 | ch, 64, 127);
+            chan(evs, start + dur - c.step / 8, 0xB0 | ch, 64, 0);
         }
         s = end;
     }
@@ -1248,25 +1347,24 @@ fn motif(c: &mut Ctx, h: &Harmony, bar: u32, lo: i32, hi: i32, cur: &mut i32) ->
     out
 }
 
-fn melody_part(
-    c: &mut Ctx,
-    evs: &mut Vec<Ev>,
-    ch: u8,
-    h: &Harmony,
-    bars: std::ops::Range<u32>,
-    phrase: &[Vec<(u32, u32, u8)>],
-) {
+fn melody_part(c: &mut Ctx, evs: &mut Vec<Ev>, ch: u8, bars: std::ops::Range<u32>, phrase: &[Vec<(u32, u32, u8)>]) {
     let legato = c.rng.chance(0.5);
+    let scoops = c.p.automation && c.rng.chance(0.5);
     for (i, bar) in bars.enumerate() {
         let Some(m) = phrase.get(i % phrase.len().max(1)) else {
             return;
         };
-        let _ = h;
         let start = bar * c.bar_ticks();
         for &(s, len, pitch) in m {
             let gap = if legato { 0 } else { c.step / 4 };
             let vel = if c.p.humanize { c.rng.vel(if s % 4 == 0 { 100 } else { 88 }, 10) } else { 100 };
-            note(evs, ch, pitch, vel, start + s * c.step, len * c.step - gap);
+            let t = start + s * c.step;
+            if scoops && len >= 2 && c.rng.chance(0.3) {
+                bend(evs, ch, t, 8192 - 1200);
+                bend(evs, ch, t + c.step / 4, 8192 - 600);
+                bend(evs, ch, t + c.step / 2, 8192);
+            }
+            note(evs, ch, pitch, vel, t, len * c.step - gap);
         }
     }
 }
@@ -1367,6 +1465,7 @@ fn build(p: &Params, seed: u64, idx: u64, record: bool) -> Smf {
         scale: if p.minor { MINOR } else { MAJOR },
         harmonic: false,
         sevenths: false,
+        pedal: false,
     };
     c.harmonic = p.minor && c.rng.chance(0.5);
     c.sevenths = match p.kind {
@@ -1402,12 +1501,14 @@ fn build(p: &Params, seed: u64, idx: u64, record: bool) -> Smf {
             let name = title.as_deref().unwrap_or(parts.first().map_or("MIDI 01", |x| x.name));
             t.meta(0, 0x03, name.as_bytes());
             t.meta(0, 0x01, marker.as_bytes());
+            file_metas(&mut t, p, &mut c.rng);
+            if let (Daw::Annotated, Some(first)) = (p.daw, parts.first()) {
+                t.meta(0, 0x04, instrument_name(first.ch, first.program).as_bytes());
+            }
             write_conductor_metas(&mut t, p);
             let mut all: Vec<Ev> = tempo_changes;
             for part in parts {
-                if let Some(prog) = part.program {
-                    chan(&mut all, 0, 0xC0 | part.ch, prog, 0);
-                }
+                all.extend(part_prelude(p, &mut c.rng, &part));
                 all.extend(part.evs);
             }
             t.events(&mut all);
@@ -1419,29 +1520,108 @@ fn build(p: &Params, seed: u64, idx: u64, record: bool) -> Smf {
                 t.meta(0, 0x03, title.as_bytes());
             }
             t.meta(0, 0x01, marker.as_bytes());
+            file_metas(&mut t, p, &mut c.rng);
             write_conductor_metas(&mut t, p);
             let mut changes = tempo_changes;
             t.events(&mut changes);
             tracks.push(t.finish(end));
             let n = parts.len();
-            for (i, mut part) in parts.into_iter().enumerate() {
+            for (i, part) in parts.into_iter().enumerate() {
                 let mut t = TrackBuf::new(p, record && i + 1 == n);
                 t.meta(0, 0x03, part.name.as_bytes());
-                if let Some(prog) = part.program {
-                    chan(&mut part.evs, 0, 0xC0 | part.ch, prog, 0);
+                if p.daw == Daw::Annotated {
+                    t.meta(0, 0x04, instrument_name(part.ch, part.program).as_bytes());
                 }
-                if p.kind == Kind::Song {
-                    let vol = c.rng.range(80, 110) as u8;
-                    let pan = c.rng.range(34, 94) as u8;
-                    chan(&mut part.evs, 0, 0xB0 | part.ch, 7, vol);
-                    chan(&mut part.evs, 0, 0xB0 | part.ch, 10, pan);
-                }
-                t.events(&mut part.evs);
+                let mut evs = part_prelude(p, &mut c.rng, &part);
+                evs.extend(part.evs);
+                t.events(&mut evs);
                 tracks.push(t.finish(end));
             }
         }
     }
     Smf { format: if p.layout == Layout::Format0 { 0 } else { 1 }, ntrks: tracks.len() as u16, division: p.ppq, tracks }
+}
+
+/// What the exporting DAW writes at the start of the first track.
+fn file_metas(t: &mut TrackBuf, p: &Params, rng: &mut Rng) {
+    match p.daw {
+        Daw::Annotated => {
+            let year = 2008 + rng.below(17);
+            let pack = GENRES[p.genre].pack;
+            let copyright = match rng.below(3) {
+                // Latin-1, as old sequencers wrote it: not valid UTF-8.
+                0 => [&[0xA9u8][..], format!(" {year} {pack} Productions").as_bytes()].concat(),
+                1 => format!("© {year} {pack} Productions").into_bytes(),
+                _ => format!("(C) {year} All rights reserved").into_bytes(),
+            };
+            t.meta(0, 0x02, &copyright);
+            // SMPTE offset: 30 fps, 00:00:00:00.00.
+            t.meta(0, 0x54, &[0x60, 0, 0, 0, 0]);
+        }
+        Daw::Sysex => {
+            t.meta(0, 0x21, &[0]);
+            // GM System On.
+            t.sysex(0, &[0x7E, 0x7F, 0x09, 0x01, 0xF7]);
+            t.meta(0, 0x7F, &[0x00, 0x00, 0x41, rng.below(128) as u8]);
+        }
+        Daw::Minimal | Daw::Controllers => {}
+    }
+}
+
+fn instrument_name(ch: u8, program: Option<u8>) -> &'static str {
+    if ch == DRUM_CH {
+        return "Standard Kit";
+    }
+    match program.unwrap_or(0) {
+        0..=7 => "Grand Piano",
+        8..=15 => "Bells",
+        16..=23 => "Organ",
+        24..=31 => "Guitar",
+        32..=39 => "Bass",
+        40..=55 => "Strings",
+        80..=87 => "Synth Lead",
+        88..=95 => "Synth Pad",
+        _ => "Instrument",
+    }
+}
+
+/// Controllers and program change at tick 0 for one part, in the order the DAW writes them.
+fn part_prelude(p: &Params, rng: &mut Rng, part: &Part) -> Vec<Ev> {
+    let mut evs = Vec::with_capacity(12);
+    let ch = part.ch;
+    let cc = |evs: &mut Vec<Ev>, n: u8, v: u8| chan(evs, 0, 0xB0 | ch, n, v);
+    let program = |evs: &mut Vec<Ev>| {
+        if let Some(prog) = part.program {
+            chan(evs, 0, 0xC0 | ch, prog, 0);
+        }
+    };
+    match p.daw {
+        Daw::Controllers => {
+            cc(&mut evs, 121, 0);
+            cc(&mut evs, 0, 0);
+            cc(&mut evs, 32, 0);
+            program(&mut evs);
+            cc(&mut evs, 7, rng.range(90, 110) as u8);
+            cc(&mut evs, 10, 64);
+            cc(&mut evs, 91, rng.range(0, 40) as u8);
+            cc(&mut evs, 93, 0);
+            cc(&mut evs, 1, 0);
+            cc(&mut evs, 64, 0);
+        }
+        Daw::Annotated | Daw::Sysex => {
+            program(&mut evs);
+            cc(&mut evs, 7, 100);
+            cc(&mut evs, 10, if p.kind == Kind::Song { rng.range(34, 94) as u8 } else { 64 });
+        }
+        Daw::Minimal => {
+            program(&mut evs);
+            if p.kind == Kind::Song {
+                cc(&mut evs, 7, rng.range(80, 110) as u8);
+                cc(&mut evs, 10, rng.range(34, 94) as u8);
+            }
+        }
+    }
+    evs
 }
 
 /// One loop's single part and its end tick.
@@ -1458,9 +1638,15 @@ fn loop_part(c: &mut Ctx) -> (Part, u32) {
         let n = bars.min(4) as usize;
         Harmony { prog: c.progression(n), slot: c.steps }
     };
+    let program = match p.kind {
+        Kind::Drums => c.rng.chance(0.4).then_some(0),
+        k => Some(program_for(&mut c.rng, k)),
+    };
+    c.pedal = p.kind == Kind::Chords && program.is_some_and(|x| x < 8) && c.rng.chance(0.7);
     let name = match p.kind {
+        // Songs are built by `song`; the arm only keeps the match exhaustive.
         Kind::Drums | Kind::Song => {
-            let dense = c.rng.chance(0.4);
+            let dense = c.rng.chance(0.55);
             let g = groove(c, dense);
             for bar in 0..bars {
                 let fill = bars >= 2 && bar + 1 == bars && c.rng.chance(0.4);
@@ -1470,9 +1656,12 @@ fn loop_part(c: &mut Ctx) -> (Part, u32) {
         }
         Kind::Bass => {
             let (pat, legato) = bass_pattern(c);
+            let mut notes = Vec::new();
             for bar in 0..bars {
-                bass_bar(c, &mut evs, ch, &h, bar, &pat, legato);
+                bass_bar(c, &mut notes, &h, bar, &pat, legato);
             }
+            let glide = legato && (GENRES[p.genre].style == Style::Trap || p.automation);
+            emit_bass(c, &mut evs, ch, &notes, glide);
             c.rng.pick(&["Bass", "808", "Sub", "Bassline", "MIDI 01"])
         }
         Kind::Chords => {
@@ -1482,14 +1671,13 @@ fn loop_part(c: &mut Ctx) -> (Part, u32) {
         }
         Kind::Melody => {
             let ph = phrase(c, &h, 0, bars, 60, 84);
-            melody_part(c, &mut evs, ch, &h, 0..bars, &ph);
+            melody_part(c, &mut evs, ch, 0..bars, &ph);
             c.rng.pick(&["Melody", "Lead", "Pluck", "Synth", "MIDI 01"])
         }
     };
-    let program = match p.kind {
-        Kind::Drums => c.rng.chance(0.4).then_some(0),
-        k => Some(program_for(&mut c.rng, k)),
-    };
+    if p.automation && p.kind != Kind::Drums {
+        automation(c, &mut evs, ch, 0, end);
+    }
     (Part { name, ch, program, evs }, end)
 }
 
@@ -1610,25 +1798,31 @@ fn song(c: &mut Ctx) -> SongParts {
     if n_tracks >= 2 {
         let ch = next_ch();
         let (pat, legato) = bass_pattern(c);
-        let mut evs = Vec::new();
+        let mut notes = Vec::new();
         for &(s, from, to) in &sections {
             if s == Section::Intro {
                 continue;
             }
             for bar in from..to {
-                bass_bar(c, &mut evs, ch, harmony(s), bar, &pat, legato);
+                bass_bar(c, &mut notes, harmony(s), bar, &pat, legato);
             }
         }
+        let mut evs = Vec::new();
+        let glide = legato && GENRES[p.genre].style == Style::Trap;
+        emit_bass(c, &mut evs, ch, &notes, glide);
         parts.push(Part { name: "Bass", ch, program: Some(program_for(&mut c.rng, Kind::Bass)), evs });
     }
     // Chords.
     {
         let ch = next_ch();
         let mut evs = Vec::new();
+        let program = program_for(&mut c.rng, Kind::Chords);
+        c.pedal = program < 8 && c.rng.chance(0.6);
         for &(s, from, to) in &sections {
             chords_part(c, &mut evs, ch, harmony(s), from * c.steps, to * c.steps, false);
         }
-        parts.push(Part { name: "Chords", ch, program: Some(program_for(&mut c.rng, Kind::Chords)), evs });
+        c.pedal = false;
+        parts.push(Part { name: "Chords", ch, program: Some(program), evs });
     }
     // Melody.
     {
@@ -1638,10 +1832,13 @@ fn song(c: &mut Ctx) -> SongParts {
         let chorus_ph = phrase(c, &chorus_h, 0, 4, 64, 84);
         for &(s, from, to) in &sections {
             match s {
-                Section::Verse => melody_part(c, &mut evs, ch, &verse_h, from..to, &verse_ph),
-                Section::Chorus => melody_part(c, &mut evs, ch, &chorus_h, from..to, &chorus_ph),
+                Section::Verse => melody_part(c, &mut evs, ch, from..to, &verse_ph),
+                Section::Chorus => melody_part(c, &mut evs, ch, from..to, &chorus_ph),
                 _ => {}
             }
+        }
+        if c.rng.chance(0.4) {
+            automation(c, &mut evs, ch, 0, end);
         }
         parts.push(Part { name: "Lead", ch, program: Some(program_for(&mut c.rng, Kind::Melody)), evs });
     }
@@ -1676,6 +1873,9 @@ fn song(c: &mut Ctx) -> SongParts {
             }
         };
         if !evs.is_empty() {
+            if c.rng.chance(0.6) {
+                automation(c, &mut evs, ch, 0, end);
+            }
             parts.push(Part { name, ch, program: Some(program), evs });
         }
     }
@@ -1880,7 +2080,7 @@ fn damaged(p: &Params, seed: u64, idx: u64, d: Damage, seq: u64) -> Vec<u8> {
 #[derive(Debug, Clone, Copy)]
 enum Role {
     Good,
-    /// Copy of good file `src`.
+    /// Byte-identical copy of a good file.
     Dup,
     Damaged {
         damage: Damage,
@@ -2081,4 +2281,422 @@ fn write_all(dir: &Path, seed: u64, plan: &[Entry]) -> Result<Vec<usize>, GenErr
         return Err(err);
     }
     Ok(sizes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use midly::{MetaMessage, MidiMessage, Timing, TrackEventKind};
+    use std::collections::HashMap;
+
+    /// A scratch directory removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("midid-gen-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// (channel, key, velocity; 0 = off) per track, in file order.
+    fn notes(smf: &midly::Smf) -> Vec<Vec<(u8, u8, u8)>> {
+        smf.tracks
+            .iter()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|e| match e.kind {
+                        TrackEventKind::Midi { channel, message } => match message {
+                            MidiMessage::NoteOn { key, vel } => Some((channel.as_int(), key.as_int(), vel.as_int())),
+                            MidiMessage::NoteOff { key, .. } => Some((channel.as_int(), key.as_int(), 0)),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn programs(smf: &midly::Smf) -> Vec<(u8, u8)> {
+        let mut out = Vec::new();
+        for t in &smf.tracks {
+            for e in t {
+                if let TrackEventKind::Midi { channel, message: MidiMessage::ProgramChange { program } } = e.kind {
+                    out.push((channel.as_int(), program.as_int()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Most notes sounding at once on `ch`, per track, in file order.
+    fn max_polyphony(track: &[(u8, u8, u8)], ch: u8) -> usize {
+        let mut on: HashMap<u8, usize> = HashMap::new();
+        let mut max = 0;
+        for &(_, key, vel) in track.iter().filter(|n| n.0 == ch) {
+            let n = on.entry(key).or_insert(0);
+            if vel > 0 {
+                *n += 1;
+            } else {
+                *n = n.saturating_sub(1);
+            }
+            max = max.max(on.values().sum());
+        }
+        max
+    }
+
+    fn metas(smf: &midly::Smf) -> (Vec<u32>, usize, usize) {
+        let (mut tempos, mut ts, mut ks) = (Vec::new(), 0, 0);
+        for t in &smf.tracks {
+            for e in t {
+                match e.kind {
+                    TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempos.push(t.as_int()),
+                    TrackEventKind::Meta(MetaMessage::TimeSignature(n, d, _, _)) => {
+                        assert!(matches!((n, d), (4, 2) | (3, 2) | (6, 3)), "meter {n}/{d}");
+                        ts += 1;
+                    }
+                    TrackEventKind::Meta(MetaMessage::KeySignature(sf, _)) => {
+                        assert!((-7..=7).contains(&sf));
+                        ks += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (tempos, ts, ks)
+    }
+
+    /// What the repair policy in `reject.rs` makes of these bytes, decided from the bytes alone:
+    /// `Err(reason)` or `Ok(repair notes)`.
+    fn oracle(b: &[u8]) -> Result<BTreeSet<&'static str>, &'static str> {
+        if b.is_empty() {
+            return Err("empty");
+        }
+        if !b.starts_with(b"MThd") {
+            return Err("not_midi");
+        }
+        if b.len() < 14 {
+            return Err("truncated");
+        }
+        let be32 = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let hdr_len = be32(4) as usize;
+        assert_eq!(hdr_len, 6);
+        let ntrks = u16::from_be_bytes([b[10], b[11]]);
+        let division = u16::from_be_bytes([b[12], b[13]]);
+        if division == 0 {
+            return Err("bad_division");
+        }
+        if division & 0x8000 != 0 {
+            let fps = ((division >> 8) as u8 as i8).wrapping_neg();
+            if !matches!(fps, 24 | 25 | 29 | 30) {
+                return Err("bad_division");
+            }
+        }
+        let mut repairs = BTreeSet::new();
+        let mut pos = 14;
+        let mut tracks = 0;
+        while pos < b.len() {
+            if b.len() - pos < 8 || !b[pos..pos + 4].iter().all(u8::is_ascii_alphabetic) {
+                repairs.insert("trailing_data");
+                break;
+            }
+            let declared = be32(pos + 4) as usize;
+            let start = pos + 8;
+            let end = start.saturating_add(declared);
+            let truncated = end > b.len();
+            let body = &b[start..end.min(b.len())];
+            assert_eq!(&b[pos..pos + 4], b"MTrk");
+            tracks += 1;
+            if truncated {
+                repairs.insert("track_truncated");
+            } else if !ends_with_eot(body) {
+                repairs.insert("missing_end_of_track");
+            }
+            pos = end.min(b.len());
+        }
+        if tracks == 0 {
+            return Err("malformed");
+        }
+        if tracks != usize::from(ntrks) {
+            repairs.insert("track_count_mismatch");
+        }
+        Ok(repairs)
+    }
+
+    /// Walks a track body event by event: true when it decodes completely and ends with End of
+    /// Track.
+    fn ends_with_eot(body: &[u8]) -> bool {
+        let mut i = 0;
+        let mut running = 0u8;
+        let varlen = |i: &mut usize| -> Option<usize> {
+            let mut v = 0usize;
+            for _ in 0..4 {
+                let byte = *body.get(*i)?;
+                *i += 1;
+                v = (v << 7) | usize::from(byte & 0x7F);
+                if byte & 0x80 == 0 {
+                    return Some(v);
+                }
+            }
+            None
+        };
+        let mut eot = false;
+        while i < body.len() {
+            if eot || varlen(&mut i).is_none() {
+                return false;
+            }
+            let Some(&first) = body.get(i) else {
+                return false;
+            };
+            let status = if first & 0x80 != 0 {
+                i += 1;
+                first
+            } else {
+                running
+            };
+            match status {
+                0xFF => {
+                    let Some(&ty) = body.get(i) else { return false };
+                    i += 1;
+                    let Some(len) = varlen(&mut i) else { return false };
+                    i += len;
+                    eot = ty == 0x2F;
+                    running = 0;
+                }
+                0xF0 | 0xF7 => {
+                    let Some(len) = varlen(&mut i) else { return false };
+                    i += len;
+                    running = 0;
+                }
+                0x80..=0xEF => {
+                    running = status;
+                    i += if matches!(status & 0xF0, 0xC0 | 0xD0) { 1 } else { 2 };
+                }
+                _ => return false,
+            }
+        }
+        eot && i == body.len()
+    }
+
+    fn oracle_expects(bytes: &[u8], expected: Expected) -> bool {
+        match (oracle(bytes), expected) {
+            (Err(r), Expected::Rejected(code)) => r == code,
+            (Ok(notes), Expected::Repaired(note)) => notes.len() == 1 && notes.contains(note),
+            (Ok(notes), Expected::Imported | Expected::Duplicate) => notes.is_empty(),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn every_good_kind_parses_with_midly_and_has_notes() {
+        for (kind, name) in KIND_NAMES.iter().enumerate() {
+            for seed in 0..40 {
+                let bytes = midi_bytes(kind, seed);
+                assert_eq!(oracle(&bytes), Ok(BTreeSet::new()), "{name} seed {seed}");
+                let smf = midly::Smf::parse(&bytes).expect("parses");
+                let Timing::Metrical(ppq) = smf.header.timing else { panic!("{name}: timecode") };
+                assert!([96, 192, 384, 480, 960].contains(&ppq.as_int()));
+                let (tempos, ts, ks) = metas(&smf);
+                assert!(!tempos.is_empty() && ts >= 1, "{name}: tempo and meter");
+                for t in tempos {
+                    let bpm = 60_000_000.0 / f64::from(t);
+                    assert!((69.5..=174.5).contains(&bpm), "{name}: {bpm} bpm");
+                }
+                let tracks = notes(&smf);
+                let all: Vec<_> = tracks.iter().flatten().copied().collect();
+                let ons = all.iter().filter(|n| n.2 > 0).count();
+                let offs = all.len() - ons;
+                assert!(ons > 0, "{name} seed {seed}: no notes");
+                assert_eq!(ons, offs, "{name}: every note ends");
+                let musical = tracks.iter().find(|t| !t.is_empty()).expect("notes");
+                let progs = programs(&smf);
+                match kind {
+                    0 => {
+                        assert!(all.iter().all(|n| n.0 == 9));
+                        assert!(all.iter().all(|n| [36, 38, 42, 46].contains(&n.1)));
+                        assert!(all.iter().any(|n| n.1 == KICK));
+                        assert!(all.iter().any(|n| n.1 == CLOSED_HAT || n.1 == OPEN_HAT));
+                    }
+                    1 => {
+                        assert!(all.iter().all(|n| n.0 != 9 && (28..=55).contains(&n.1)));
+                        assert_eq!(max_polyphony(musical, musical[0].0), 1, "bass mono");
+                        assert!(progs.iter().all(|p| (32..=39).contains(&p.1)));
+                        assert_eq!(progs.len(), 1);
+                    }
+                    2 => {
+                        assert!(ks >= 1);
+                        assert!(max_polyphony(musical, musical[0].0) >= 3, "chords");
+                    }
+                    3 => {
+                        assert!(all.iter().all(|n| (60..=84).contains(&n.1)));
+                        assert_eq!(max_polyphony(musical, musical[0].0), 1, "melody mono");
+                        assert!(progs.iter().all(|p| p.1 <= 31 || (80..=87).contains(&p.1)));
+                    }
+                    _ => {
+                        assert!(ks >= 1);
+                        let channels: BTreeSet<u8> = all.iter().map(|n| n.0).collect();
+                        assert!(channels.len() >= 3 && channels.contains(&9), "{channels:?}");
+                        if smf.header.format == midly::Format::Parallel {
+                            assert!((4..=7).contains(&smf.tracks.len()));
+                            assert!(tracks[0].is_empty(), "conductor has no notes");
+                        }
+                        for t in tracks.iter().filter(|t| !t.is_empty()) {
+                            if t[0].0 == 1 || t[0].0 == 0 {
+                                // Bass or chords: no stuck notes.
+                                assert!(max_polyphony(t, t[0].0) <= 5);
+                            }
+                        }
+                    }
+                }
+            }
+            assert_ne!(midi_bytes(kind, 1), midi_bytes(kind, 2));
+            assert_eq!(midi_bytes(kind, 3), midi_bytes(kind, 3));
+        }
+    }
+
+    #[test]
+    fn varlen_matches_the_spec_examples() {
+        for (v, enc) in [
+            (0u32, &[0x00u8][..]),
+            (0x40, &[0x40]),
+            (0x7F, &[0x7F]),
+            (0x80, &[0x81, 0x00]),
+            (0x2000, &[0xC0, 0x00]),
+            (0x3FFF, &[0xFF, 0x7F]),
+            (0x4000, &[0x81, 0x80, 0x00]),
+            (0x0FFF_FFFF, &[0xFF, 0xFF, 0xFF, 0x7F]),
+        ] {
+            let mut out = Vec::new();
+            varlen(&mut out, v);
+            assert_eq!(out, enc, "{v:#x}");
+        }
+    }
+
+    #[test]
+    fn corpus_counts_duplicates_and_damage_are_exact() {
+        let dir = Scratch::new("corpus");
+        let spec = GenSpec { count: 2000, duplicate_share: 0.25, damaged_share: 0.05, seed: 11 };
+        let report = generate(&dir.0, &spec).expect("generates");
+        assert_eq!(report.files.len(), spec.count);
+        assert_eq!(report.unique_good + report.duplicates + report.rejected + report.repaired, spec.count);
+        assert_eq!(report.duplicates, 500);
+        assert_eq!(report.rejected + report.repaired, 100);
+
+        let paths: HashSet<&PathBuf> = report.files.iter().map(|f| &f.rel_path).collect();
+        assert_eq!(paths.len(), spec.count, "paths are unique");
+
+        let mut good: HashMap<Vec<u8>, &Path> = HashMap::new();
+        let mut damaged: HashSet<Vec<u8>> = HashSet::new();
+        let mut dups = Vec::new();
+        let mut total = 0u64;
+        let mut empty = 0;
+        for f in &report.files {
+            let bytes = std::fs::read(dir.0.join(&f.rel_path)).expect("file exists");
+            assert_eq!(bytes.len(), f.bytes, "{}", f.rel_path.display());
+            total += bytes.len() as u64;
+            assert!(
+                oracle_expects(&bytes, f.expected),
+                "{}: {:?} but the bytes say {:?}",
+                f.rel_path.display(),
+                f.expected,
+                oracle(&bytes)
+            );
+            match f.expected {
+                Expected::Imported => {
+                    let smf = midly::Smf::parse(&bytes).expect("good file parses");
+                    assert!(notes(&smf).iter().flatten().any(|n| n.2 > 0));
+                    assert!(good.insert(bytes, &f.rel_path).is_none(), "good files distinct");
+                }
+                Expected::Duplicate => dups.push((bytes, &f.rel_path)),
+                Expected::Rejected(_) | Expected::Repaired(_) => {
+                    empty += usize::from(bytes.is_empty());
+                    assert!(damaged.insert(bytes), "{}", f.rel_path.display());
+                }
+            }
+        }
+        assert_eq!(total, report.total_bytes);
+        assert_eq!(good.len(), report.unique_good);
+        assert_eq!(empty, 1);
+        for (bytes, path) in &dups {
+            let original = good.get(bytes).expect("duplicate copies a good file");
+            assert_ne!(original.parent(), path.parent(), "placed elsewhere");
+        }
+        assert!(damaged.iter().all(|d| !good.contains_key(d)));
+
+        let by_reason = report.count_rejected_by_reason();
+        assert_eq!(by_reason.get("empty"), Some(&1));
+        for code in ["not_midi", "truncated", "bad_division"] {
+            assert!(by_reason.get(code).copied().unwrap_or(0) >= 10, "{code}");
+        }
+        assert_eq!(by_reason.values().sum::<usize>(), report.rejected);
+        let by_note = report.count_repaired_by_note();
+        for note in ["track_truncated", "trailing_data", "missing_end_of_track"] {
+            assert!(by_note.get(note).copied().unwrap_or(0) >= 10, "{note}");
+        }
+        assert!(by_note.contains_key("track_count_mismatch"));
+        assert_eq!(by_note.values().sum::<usize>(), report.repaired);
+
+        // Lenient midly reads every repairable file and finds notes in it.
+        for f in &report.files {
+            if let Expected::Repaired(_) = f.expected {
+                let bytes = std::fs::read(dir.0.join(&f.rel_path)).expect("file exists");
+                let smf = midly::Smf::parse(&bytes).expect("lenient parse");
+                assert!(notes(&smf).iter().flatten().any(|n| n.2 > 0));
+            }
+        }
+
+        // Realistic layout: pack folders, spaces and non-ASCII somewhere, sizes mostly small.
+        assert!(report.files.iter().all(|f| f.rel_path.components().count() >= 3));
+        assert!(report.files.iter().any(|f| f.rel_path.to_string_lossy().contains(' ')));
+        let small =
+            report.files.iter().filter(|f| f.expected == Expected::Imported && (300..=8192).contains(&f.bytes)).count();
+        assert!(small * 10 >= report.unique_good * 7, "{small} of {}", report.unique_good);
+        assert!(report.files.iter().all(|f| f.bytes <= 80_000));
+    }
+
+    #[test]
+    fn same_seed_same_corpus() {
+        let a = Scratch::new("seed-a");
+        let b = Scratch::new("seed-b");
+        let spec = GenSpec { count: 700, seed: 42, ..GenSpec::default() };
+        let ra = generate(&a.0, &spec).expect("generates");
+        let rb = generate(&b.0, &spec).expect("generates");
+        assert_eq!(ra, rb);
+        for f in &ra.files {
+            let x = std::fs::read(a.0.join(&f.rel_path)).expect("a");
+            let y = std::fs::read(b.0.join(&f.rel_path)).expect("b");
+            assert_eq!(x, y, "{}", f.rel_path.display());
+        }
+        let c = Scratch::new("seed-c");
+        let rc = generate(&c.0, &GenSpec { seed: 43, ..spec }).expect("generates");
+        assert_ne!(ra.files, rc.files);
+    }
+
+    #[test]
+    fn edge_shares() {
+        let dir = Scratch::new("edges");
+        let r = generate(&dir.0.join("zero"), &GenSpec { count: 0, ..GenSpec::default() }).expect("generates");
+        assert_eq!(r.files.len(), 0);
+
+        let all_dups = GenSpec { count: 5, duplicate_share: 1.0, damaged_share: 0.0, seed: 3 };
+        let r = generate(&dir.0.join("dups"), &all_dups).expect("generates");
+        assert_eq!((r.unique_good, r.duplicates), (1, 4));
+
+        let all_damaged = GenSpec { count: 30, duplicate_share: 0.5, damaged_share: 1.0, seed: 3 };
+        let r = generate(&dir.0.join("damaged"), &all_damaged).expect("generates");
+        assert_eq!(r.rejected + r.repaired, 30);
+        assert_eq!(r.count_rejected_by_reason().get("empty"), Some(&1));
+
+        let odd = GenSpec { count: 10, duplicate_share: f64::NAN, damaged_share: -1.0, seed: 3 };
+        let r = generate(&dir.0.join("odd"), &odd).expect("generates");
+        assert_eq!(r.unique_good, 10);
+    }
 }

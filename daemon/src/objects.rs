@@ -1,6 +1,7 @@
 //! The object store: every distinct content, once, at `objects/<2 hex>/<32 hex>.mid`.
 //!
-//! Durability is batched: shards write each new object to a temp file and rename it into place,
+//! Durability is batched: shards write each new object as an unnamed O_TMPFILE inode in its
+//! fan-out folder and link it into place (a temp file plus rename where O_TMPFILE is missing),
 //! and the catalog writer calls `syncfs` once on the object store's filesystem before it commits
 //! the batch that names those objects. One `syncfs` per batch instead of one `fsync` per file is
 //! what lets the store keep up with 20,000 files/s; the invariant (no row without a durable

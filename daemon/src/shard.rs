@@ -385,6 +385,9 @@ async fn open_for_read(path: &std::path::Path, job: &Job) -> io::Result<monoio::
     OpenOptions::new().read(true).open(path).await
 }
 
+/// Size of the first read of every file (see `read_whole`).
+const FIRST_READ: usize = 16 * 1024;
+
 /// Reads a whole file into `buf` (or a larger one-off buffer for files over the pool size).
 async fn read_unit(unit: Unit, buf: AlignedBuf, max_bytes: u64) -> Done {
     let (buf, res) = read_whole(&unit, buf, max_bytes).await;
@@ -401,7 +404,12 @@ async fn read_whole(
         Ok(f) => f,
         Err(e) => return (Some(buf), Err(io_err("opening", e))),
     };
-    let (res, buf) = file.read_at(buf, 0).await;
+    // The first read asks for FIRST_READ bytes, not the whole pooled buffer: for an O_DIRECT read
+    // past the end of a small file ext4 zero-fills the rest of the request (profiled at 8 % of
+    // all CPU with 64 KiB requests), and most MIDI files are far under 16 KiB.
+    let first = FIRST_READ.min(buf.capacity());
+    let (res, slice) = file.read_at(buf.slice_mut(0..first), 0).await;
+    let buf = slice.into_inner();
     let mut n = match res {
         Ok(n) => n,
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
@@ -419,7 +427,7 @@ async fn read_whole(
         let _ = file.close().await;
         return (Some(buf), Err((Reason::TooLarge, format!("over the {max_bytes}-byte cap"))));
     }
-    if n < buf.capacity() {
+    if n < first {
         let _ = file.close().await;
         return (Some(buf), Ok(()));
     }
@@ -466,8 +474,8 @@ async fn read_whole(
     (Some(big), Ok(()))
 }
 
-/// Writes a new object: temp file, then rename into place. Durability comes from the writer's
-/// `syncfs` before the row commits (see `objects.rs`).
+/// Writes a new object. Durability comes from the writer's `syncfs` before the row commits (see
+/// `objects.rs`).
 async fn write_object(
     unit: Unit,
     id: ContentId,
@@ -476,13 +484,58 @@ async fn write_object(
     tmp: PathBuf,
     dest: PathBuf,
 ) -> Done {
-    let (buf, res) = write_tmp_and_rename(buf, &tmp, &dest).await;
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    let (buf, res) = match dest.parent() {
+        Some(dir) => match write_unnamed_and_link(buf, dir, &dest).await {
+            (buf, Err(e)) if tmpfile_unsupported(&e) => write_tmp_and_rename(buf, &tmp, &dest).await,
+            other => other,
+        },
+        None => (buf, Err(io::Error::from(io::ErrorKind::InvalidInput))),
+    };
     Done::Wrote { unit, id, facts, buf, res }
 }
 
+fn tmpfile_unsupported(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL))
+}
+
+/// O_TMPFILE: an unnamed inode in the object's own fan-out directory, linked into place once
+/// written. Compared with a temp name plus rename it takes the directory lock once instead of
+/// twice (profiling showed shards queueing on that lock), and a crash leaves no temp file.
+async fn write_unnamed_and_link(
+    buf: AlignedBuf,
+    dir: &std::path::Path,
+    dest: &std::path::Path,
+) -> (AlignedBuf, io::Result<()>) {
+    let file = match OpenOptions::new().write(true).custom_flags(libc::O_TMPFILE).mode(0o644).open(dir).await {
+        Ok(f) => f,
+        Err(e) => return (buf, Err(e)),
+    };
+    let (res, buf) = file.write_all_at(buf, 0).await;
+    let linked = res.and_then(|()| link_fd(std::os::fd::AsRawFd::as_raw_fd(&file), dest));
+    let closed = file.close().await;
+    (buf, linked.and(closed))
+}
+
+/// Gives an O_TMPFILE inode its name. An existing object of the same name holds the same bytes
+/// (names are content hashes), so EEXIST is success.
+fn link_fd(fd: std::os::fd::RawFd, dest: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let src = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(io::Error::other)?;
+    let dst = std::ffi::CString::new(dest.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: both are valid NUL-terminated paths for the duration of the call.
+    let rc = unsafe { libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, dst.as_ptr(), libc::AT_SYMLINK_FOLLOW) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EEXIST) {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Fallback where O_TMPFILE is not supported: a named temp file, then rename.
 async fn write_tmp_and_rename(
     buf: AlignedBuf,
     tmp: &std::path::Path,
@@ -495,9 +548,14 @@ async fn write_tmp_and_rename(
     let (res, buf) = file.write_all_at(buf, 0).await;
     let closed = file.close().await;
     if let Err(e) = res.and(closed) {
+        let _ = std::fs::remove_file(tmp);
         return (buf, Err(e));
     }
     // A plain rename(2): monoio 0.2.4's io_uring rename does not build without its default
     // features, and a rename is a short metadata call next to the write.
-    (buf, std::fs::rename(tmp, dest))
+    let renamed = std::fs::rename(tmp, dest);
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    (buf, renamed)
 }
