@@ -4,13 +4,20 @@
 //! are found, so a walk of millions of files holds memory for the channel's capacity, not for the
 //! tree. `discovered` grows as it walks; the job's total is final once `discovery_done` is set.
 //! Entries that cannot be walked (symlink loops, unreadable directories) become rejects here.
+//!
+//! The walk is our own, not walkdir with `follow_links`: that stats every entry, serially, on this
+//! one thread, which from a cold cache reads every inode before a shard can open anything. Here
+//! the type comes from `readdir` (d_type) and only symlinks are stat'ed; inodes are then read by
+//! the shards' opens, many in flight at once. Loops are found by comparing a symlinked
+//! directory's (device, inode) with those of the directories above it.
 
+use std::fs;
+use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
-use walkdir::WalkDir;
 
 use crate::catalog::writer::discovery_finished;
 use crate::catalog::{Batch, Row, WriterMsg};
@@ -28,6 +35,13 @@ fn is_midi_name(path: &Path) -> bool {
 
 fn ext_label(path: &Path) -> String {
     path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_else(|| "(none)".to_string())
+}
+
+/// A directory still to read, with the (device, inode) of itself and every directory above it.
+struct PendingDir {
+    path: PathBuf,
+    dev: u64,
+    ancestors: Vec<(u64, u64)>,
 }
 
 pub struct Discovery {
@@ -56,52 +70,135 @@ impl Discovery {
 
     /// Returns false when the job stopped (cancelled, shutdown).
     fn walk(&self, root: &Path) -> bool {
-        for entry in WalkDir::new(root).follow_links(true) {
+        let meta = match fs::metadata(root) {
+            Ok(m) => m,
+            Err(e) => {
+                self.reject(root, Reason::from_io(&e), format!("opening {}: {e}", root.display()));
+                return true;
+            }
+        };
+        if !meta.is_dir() {
+            // Named directly: imported whatever its extension.
+            return if meta.is_file() {
+                self.unit(root.to_path_buf())
+            } else {
+                self.reject(root, Reason::NotRegular, "not a regular file (fifo, socket or device)".into());
+                true
+            };
+        }
+        let mut stack =
+            vec![PendingDir { path: root.to_path_buf(), dev: meta.dev(), ancestors: vec![(meta.dev(), meta.ino())] }];
+        while let Some(dir) = stack.pop() {
             if !self.live() {
                 return false;
             }
-            match entry {
-                Ok(e) => {
-                    let ft = e.file_type();
-                    if ft.is_dir() {
+            let entries = match fs::read_dir(&dir.path) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.reject(
+                        &dir.path,
+                        Reason::from_io(&e),
+                        format!("reading directory {}: {e}", dir.path.display()),
+                    );
+                    continue;
+                }
+            };
+            for entry in entries {
+                if !self.live() {
+                    return false;
+                }
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        self.reject(
+                            &dir.path,
+                            Reason::from_io(&e),
+                            format!("reading directory {}: {e}", dir.path.display()),
+                        );
+                        break;
+                    }
+                };
+                let path = entry.path();
+                let ft = match entry.file_type() {
+                    Ok(ft) => ft,
+                    Err(e) => {
+                        self.reject(&path, Reason::from_io(&e), format!("{}: {e}", path.display()));
                         continue;
                     }
-                    let named_directly = e.depth() == 0;
-                    if !named_directly && !is_midi_name(e.path()) {
-                        self.job.count_skipped(&ext_label(e.path()));
-                        continue;
-                    }
-                    if !ft.is_file() {
-                        self.reject(e.path(), Reason::NotRegular, "not a regular file (fifo, socket or device)".into());
-                        continue;
-                    }
-                    let path = e.into_path();
-                    let unit = Unit {
-                        job: Arc::clone(&self.job),
-                        provenance: path.to_string_lossy().into_owned(),
-                        name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                        path,
-                    };
-                    // Counted before it is sent, so completion can never run ahead of discovery.
-                    Counters::add(&self.job.counters.discovered, 1);
-                    if self.units.send(unit).is_err() {
+                };
+                if ft.is_dir() {
+                    let mut ancestors = dir.ancestors.clone();
+                    ancestors.push((dir.dev, entry.ino()));
+                    stack.push(PendingDir { path, dev: dir.dev, ancestors });
+                } else if ft.is_file() {
+                    if !self.file(path) {
                         return false;
                     }
-                }
-                Err(err) => {
-                    let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
-                    let (reason, detail) = if let Some(anc) = err.loop_ancestor() {
-                        (Reason::SymlinkLoop, format!("symlink loop back to {}", anc.display()))
-                    } else if let Some(io) = err.io_error() {
-                        (Reason::from_io(io), format!("walking {}: {io}", path.display()))
-                    } else {
-                        (Reason::Io, err.to_string())
-                    };
-                    self.reject(&path, reason, detail);
+                } else if ft.is_symlink() {
+                    match fs::metadata(&path) {
+                        Ok(m) if m.is_dir() => {
+                            if dir.ancestors.contains(&(m.dev(), m.ino())) {
+                                let detail = format!("symlink loop: {} points at a directory above it", path.display());
+                                self.reject(&path, Reason::SymlinkLoop, detail);
+                            } else {
+                                let mut ancestors = dir.ancestors.clone();
+                                ancestors.push((m.dev(), m.ino()));
+                                stack.push(PendingDir { path, dev: m.dev(), ancestors });
+                            }
+                        }
+                        Ok(m) if m.is_file() => {
+                            if !self.file(path) {
+                                return false;
+                            }
+                        }
+                        Ok(_) => self.other(&path),
+                        Err(e) if is_midi_name(&path) || e.raw_os_error() == Some(libc::ELOOP) => {
+                            self.reject(
+                                &path,
+                                Reason::from_io(&e),
+                                format!("following symlink {}: {e}", path.display()),
+                            );
+                        }
+                        // A dangling link to something that is not MIDI by name: not ours to report.
+                        Err(_) => self.job.count_skipped(&ext_label(&path)),
+                    }
+                } else {
+                    self.other(&path);
                 }
             }
         }
         true
+    }
+
+    /// A regular file found in a directory: a unit if MIDI by name, else counted by extension.
+    fn file(&self, path: PathBuf) -> bool {
+        if is_midi_name(&path) {
+            self.unit(path)
+        } else {
+            self.job.count_skipped(&ext_label(&path));
+            true
+        }
+    }
+
+    /// Fifos, sockets, devices: a reject when named like MIDI, else skipped.
+    fn other(&self, path: &Path) {
+        if is_midi_name(path) {
+            self.reject(path, Reason::NotRegular, "not a regular file (fifo, socket or device)".into());
+        } else {
+            self.job.count_skipped(&ext_label(path));
+        }
+    }
+
+    fn unit(&self, path: PathBuf) -> bool {
+        let unit = Unit {
+            job: Arc::clone(&self.job),
+            provenance: path.to_string_lossy().into_owned(),
+            name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            path,
+        };
+        // Counted before it is sent, so completion can never run ahead of discovery.
+        Counters::add(&self.job.counters.discovered, 1);
+        self.units.send(unit).is_ok()
     }
 
     fn reject(&self, path: &Path, reason: Reason, detail: String) {

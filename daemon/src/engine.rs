@@ -198,7 +198,7 @@ impl Engine {
                 out.push(j);
             }
         }
-        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.sort_by_key(|j| std::cmp::Reverse(j.id));
         out.truncate(limit.min(usize::MAX as u64) as usize);
         Ok(out)
     }

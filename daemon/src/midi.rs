@@ -319,15 +319,13 @@ fn scan_track(
                     }
                 }
             }
-            TrackEventKind::Meta(MetaMessage::Tempo(t)) => {
-                if t.as_int() > 0 {
-                    tempo_map.push((tick, t.as_int()));
-                }
+            TrackEventKind::Meta(MetaMessage::Tempo(t)) if t.as_int() > 0 => {
+                tempo_map.push((tick, t.as_int()));
             }
-            TrackEventKind::Meta(MetaMessage::TimeSignature(num, dpow, _, _)) => {
-                if facts.time_signature.is_none() && num > 0 && dpow <= 7 {
-                    facts.time_signature = Some((num, 1u16 << dpow));
-                }
+            TrackEventKind::Meta(MetaMessage::TimeSignature(num, dpow, _, _))
+                if facts.time_signature.is_none() && num > 0 && dpow <= 7 =>
+            {
+                facts.time_signature = Some((num, 1u16 << dpow));
             }
             TrackEventKind::Meta(MetaMessage::EndOfTrack) => {
                 ended = true;
