@@ -125,12 +125,18 @@ impl BufPool {
         self.free.pop()
     }
 
-    /// Returns a buffer; an oversized one (allocated for a large file) is freed instead, so the
-    /// pool's memory stays what it was configured to be.
+    /// Returns a buffer. An oversized one (a large file's) is freed and replaced by a standard
+    /// one, so the pool keeps both its memory and its count: every `take` is matched by one
+    /// `give`, and the count is what lets a shard start a unit it has received.
     pub fn give(&mut self, mut buf: AlignedBuf) {
         if buf.capacity() == self.buf_size {
             buf.clear();
             self.free.push(buf);
+        } else {
+            drop(buf);
+            if let Some(fresh) = AlignedBuf::new(self.buf_size) {
+                self.free.push(fresh);
+            }
         }
     }
 }
@@ -161,8 +167,11 @@ mod tests {
         let _b = p.take().unwrap();
         assert!(p.take().is_none());
         p.give(a);
-        p.give(AlignedBuf::new(1 << 20).unwrap());
         assert_eq!(p.available(), 1);
+        // A large file's one-off buffer comes back as a standard one: the count is kept.
+        p.give(AlignedBuf::new(1 << 20).unwrap());
+        assert_eq!(p.available(), 2);
+        assert!(p.take().is_some_and(|b| b.capacity() == 4096));
     }
 
     #[test]

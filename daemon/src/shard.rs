@@ -255,12 +255,19 @@ impl Shard {
         tracing::debug!(shard = self.index, "shard exiting");
     }
 
-    /// Begins reading one unit; None when the unit is dropped (job cancelled, shutting down).
+    /// Begins reading one unit; None when the unit is dropped on purpose (job cancelled,
+    /// shutting down). Callers only start units while the pool has a buffer; should the
+    /// allocator still fail us, the file becomes a reject, never a silent loss.
     fn start<'a>(&mut self, unit: Unit, shared: &'a Shared) -> Option<Pending<'a>> {
         if !unit.job.is_live() || shared.stop.load(Ordering::Relaxed) {
             return None;
         }
-        let buf = self.pool.take()?;
+        let Some(buf) = self.pool.take().or_else(|| AlignedBuf::new(shared.tuning.buf_size)) else {
+            self.passed_stages(&unit.job);
+            let detail = "no memory for a read buffer".to_string();
+            self.rows.push(Row::Reject { job: unit.job, path: unit.provenance, reason: Reason::Io, detail });
+            return None;
+        };
         Some(Box::pin(read_unit(unit, buf, shared.limits.max_file_bytes)))
     }
 
@@ -282,7 +289,12 @@ impl Shard {
                         self.rows.push(Row::Reject { job, path: unit.provenance, reason, detail });
                         None
                     }
-                    (Ok(()), None) => None,
+                    (Ok(()), None) => {
+                        self.passed_stages(&job);
+                        let detail = "read finished without a buffer".to_string();
+                        self.rows.push(Row::Reject { job, path: unit.provenance, reason: Reason::Io, detail });
+                        None
+                    }
                 }
             }
             Done::Wrote { unit, id, facts, buf, res } => {

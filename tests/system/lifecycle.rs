@@ -112,3 +112,52 @@ fn midid_run_imports_and_summarises() {
     let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(job["counts"]["duplicates"], report.duplicates as u64);
 }
+
+/// Regression: files larger than the first read took a one-off buffer and the pooled one was
+/// dropped, so every such file shrank the shard's pool until a received unit could not start and
+/// was lost; the job then never completed (seen as a hang on a 200,000-file import).
+#[test]
+fn large_files_do_not_drain_the_buffer_pool() {
+    let dir = Dir::new();
+    let mut track = Vec::new();
+    for i in 0..3000u32 {
+        let key = 36 + (i % 48) as u8;
+        track.extend_from_slice(&[0x00, 0x90, key, 0x64, 0x10, 0x80, key, 0x00]);
+    }
+    track.extend_from_slice(&[0x00, 0xFF, 0x2F, 0x00]);
+    for n in 0..40u32 {
+        let mut b = b"MThd\0\0\0\x06\0\0\0\x01\x01\xE0MTrk".to_vec();
+        let mut t = vec![0x00, 0xFF, 0x01, 0x04];
+        t.extend_from_slice(&n.to_be_bytes());
+        t.extend_from_slice(&track);
+        b.extend_from_slice(&(t.len() as u32).to_be_bytes());
+        b.extend_from_slice(&t);
+        assert!(b.len() > 16 * 1024);
+        dir.write(&format!("big/{n:02}.mid"), &b);
+    }
+    let config = dir.write("midid.toml", b"inflight_per_shard = 2\n");
+    let mut child = std::process::Command::new(crate::harness::midid_bin())
+        .args(["run", path_str(&dir.path("big")), "--data-dir", path_str(&dir.data_dir()), "--json"])
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("midid run hung on large files");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let job: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(job["counts"]["imported"], 40, "{job:#}");
+}
