@@ -165,3 +165,27 @@ fn damaged_files_become_rejects_with_stable_reasons() {
         .iter()
         .any(|r| r["reason"] == "bad_division" && r["path"].as_str().unwrap().ends_with("smpte80.mid")));
 }
+
+/// The size cap is checked before a file is read whole, and the file becomes `too_large`.
+#[test]
+fn files_over_the_size_cap_are_rejected_too_large() {
+    let dir = Dir::new();
+    let track: Vec<u8> =
+        (0..200u8).flat_map(|i| [0x00, 0x90, 36 + i % 40, 0x64, 0x10, 0x80, 36 + i % 40, 0x00]).collect();
+    let mut b = b"MThd\0\0\0\x06\0\0\0\x01\x01\xE0MTrk".to_vec();
+    b.extend_from_slice(&(track.len() as u32 + 4).to_be_bytes());
+    b.extend_from_slice(&track);
+    b.extend_from_slice(&[0x00, 0xFF, 0x2F, 0x00]);
+    dir.write("in/big.mid", &b);
+    dir.write("in/small.mid", b"MThd\0\0\0\x06\0\0\0\x01\x00\x60MTrk\0\0\0\x04\x00\xFF\x2F\x00");
+    let config = dir.write("midid.toml", b"max_file_bytes = 1000\n");
+    let out = std::process::Command::new(crate::harness::midid_bin())
+        .args(["run", path_str(&dir.path("in")), "--data-dir", path_str(&dir.data_dir()), "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(job["rejects_by_reason"]["too_large"], 1, "{job:#}");
+    assert_eq!(job["counts"]["imported"], 1, "{job:#}");
+}
