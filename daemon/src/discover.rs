@@ -73,7 +73,7 @@ impl Discovery {
         let meta = match fs::metadata(root) {
             Ok(m) => m,
             Err(e) => {
-                self.reject(root, Reason::from_io(&e), format!("opening {}: {e}", root.display()));
+                self.reject_io(root, "opening", &e);
                 return true;
             }
         };
@@ -95,11 +95,7 @@ impl Discovery {
             let entries = match fs::read_dir(&dir.path) {
                 Ok(e) => e,
                 Err(e) => {
-                    self.reject(
-                        &dir.path,
-                        Reason::from_io(&e),
-                        format!("reading directory {}: {e}", dir.path.display()),
-                    );
+                    self.reject_io(&dir.path, "reading directory", &e);
                     continue;
                 }
             };
@@ -110,11 +106,7 @@ impl Discovery {
                 let entry = match entry {
                     Ok(e) => e,
                     Err(e) => {
-                        self.reject(
-                            &dir.path,
-                            Reason::from_io(&e),
-                            format!("reading directory {}: {e}", dir.path.display()),
-                        );
+                        self.reject_io(&dir.path, "reading directory", &e);
                         break;
                     }
                 };
@@ -122,7 +114,7 @@ impl Discovery {
                 let ft = match entry.file_type() {
                     Ok(ft) => ft,
                     Err(e) => {
-                        self.reject(&path, Reason::from_io(&e), format!("{}: {e}", path.display()));
+                        self.reject_io(&path, "reading the type of", &e);
                         continue;
                     }
                 };
@@ -153,11 +145,7 @@ impl Discovery {
                         }
                         Ok(_) => self.other(&path),
                         Err(e) if is_midi_name(&path) || e.raw_os_error() == Some(libc::ELOOP) => {
-                            self.reject(
-                                &path,
-                                Reason::from_io(&e),
-                                format!("following symlink {}: {e}", path.display()),
-                            );
+                            self.reject_io(&path, "following symlink", &e);
                         }
                         // A dangling link to something that is not MIDI by name: not ours to report.
                         Err(_) => self.job.count_skipped(&ext_label(&path)),
@@ -199,6 +187,11 @@ impl Discovery {
         // Counted before it is sent, so completion can never run ahead of discovery.
         Counters::add(&self.job.counters.discovered, 1);
         self.units.send(unit).is_ok()
+    }
+
+    /// An I/O failure on one path: its reason from the errno, its detail naming what failed.
+    fn reject_io(&self, path: &Path, what: &str, e: &std::io::Error) {
+        self.reject(path, Reason::from_io(e), format!("{what} {}: {e}", path.display()));
     }
 
     fn reject(&self, path: &Path, reason: Reason, detail: String) {

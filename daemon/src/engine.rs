@@ -185,8 +185,7 @@ impl Engine {
         if let Some(j) = self.live_job(id) {
             return Ok(j.info());
         }
-        let reader = self.reader.lock();
-        reader.jobs(u64::MAX)?.into_iter().find(|j| j.id == id).ok_or(EngineError::NoSuchJob(id))
+        self.reader.lock().job(id)?.ok_or(EngineError::NoSuchJob(id))
     }
 
     /// Live jobs first (their in-memory counters are current), then history from the catalog.

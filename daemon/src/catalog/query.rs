@@ -113,15 +113,25 @@ impl Reader {
 
     /// Jobs recorded in the catalog, newest first.
     pub fn jobs(&self, limit: u64) -> Result<Vec<JobInfo>, CatalogError> {
+        self.jobs_where(None, limit)
+    }
+
+    /// One job from the catalog's history.
+    pub fn job(&self, id: u64) -> Result<Option<JobInfo>, CatalogError> {
+        Ok(self.jobs_where(Some(id), 1)?.pop())
+    }
+
+    fn jobs_where(&self, id: Option<u64>, limit: u64) -> Result<Vec<JobInfo>, CatalogError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT id, kind, paths, state, counts, rejects_by_reason, skipped_by_ext, discovery_done,
-                   started, finished, elapsed_s, note FROM jobs ORDER BY id DESC LIMIT ?1",
+                   started, finished, elapsed_s, note FROM jobs WHERE (?1 IS NULL OR id = ?1)
+                 ORDER BY id DESC LIMIT ?2",
             )
             .map_err(self.err("listing jobs"))?;
         let rows = stmt
-            .query_map(params![limit.min(i64::MAX as u64) as i64], |r| {
+            .query_map(params![id.map(|i| i as i64), limit.min(i64::MAX as u64) as i64], |r| {
                 let counts: Counts = serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default();
                 let elapsed: f64 = r.get(10)?;
                 Ok(JobInfo {
