@@ -6,6 +6,13 @@
 //! (monoio's `IoBufMut` contract), never borrowed. The pool keeps a fixed number of them per shard
 //! so steady-state imports allocate no I/O memory at all; its size is also the shard's cap on
 //! reads in flight.
+//!
+//! Memory: buffers of [`MAP_MIN`] bytes and more are their own anonymous mappings, not heap
+//! blocks. The pool's are populated when the shard starts, so a shard's I/O footprint is fixed
+//! from its first file instead of creeping up as larger files touch more pages; the one-off
+//! buffers of large files go back to the kernel when dropped instead of fragmenting the
+//! allocator's arenas (measured: peak RSS grew twice as much from a 20,000- to a 200,000-file
+//! import with heap buffers).
 
 use std::alloc::{alloc, dealloc, Layout};
 use std::ptr::NonNull;
@@ -16,22 +23,50 @@ pub fn round_up(n: usize) -> usize {
     n.div_ceil(ALIGN).max(1) * ALIGN
 }
 
-/// A heap buffer aligned to [`ALIGN`], with a capacity that is a multiple of it.
+/// Buffers at least this large are mmapped rather than taken from the heap.
+pub const MAP_MIN: usize = 64 * 1024;
+
+/// A buffer aligned to [`ALIGN`], with a capacity that is a multiple of it.
 pub struct AlignedBuf {
     ptr: NonNull<u8>,
     cap: usize,
     len: usize,
+    mapped: bool,
 }
 
 impl AlignedBuf {
     /// Allocates at least `min_cap` bytes (rounded up to the alignment). Returns None only if the
     /// allocator refuses, which callers turn into an `io_error` reject for that one file.
     pub fn new(min_cap: usize) -> Option<AlignedBuf> {
+        AlignedBuf::alloc(min_cap, false)
+    }
+
+    /// Like `new`, with every page made resident now (for pooled buffers, which live as long as
+    /// their shard).
+    pub fn new_populated(min_cap: usize) -> Option<AlignedBuf> {
+        AlignedBuf::alloc(min_cap, true)
+    }
+
+    fn alloc(min_cap: usize, populate: bool) -> Option<AlignedBuf> {
         let cap = round_up(min_cap);
+        if cap >= MAP_MIN {
+            let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | if populate { libc::MAP_POPULATE } else { 0 };
+            // SAFETY: a fresh anonymous mapping; no existing memory is touched.
+            let p = unsafe { libc::mmap(std::ptr::null_mut(), cap, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) };
+            if p == libc::MAP_FAILED {
+                return None;
+            }
+            // Mappings are page-aligned, and pages are ALIGN bytes on every target we build for.
+            return Some(AlignedBuf { ptr: NonNull::new(p.cast::<u8>())?, cap, len: 0, mapped: true });
+        }
         let layout = Layout::from_size_align(cap, ALIGN).ok()?;
         // SAFETY: layout has a non-zero size (round_up never returns 0).
         let ptr = NonNull::new(unsafe { alloc(layout) })?;
-        Some(AlignedBuf { ptr, cap, len: 0 })
+        if populate {
+            // SAFETY: ptr is valid for cap bytes, just allocated.
+            unsafe { std::ptr::write_bytes(ptr.as_ptr(), 0, cap) };
+        }
+        Some(AlignedBuf { ptr, cap, len: 0, mapped: false })
     }
 
     pub fn capacity(&self) -> usize {
@@ -69,7 +104,12 @@ impl AlignedBuf {
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with exactly this layout.
+        if self.mapped {
+            // SAFETY: ptr/cap are exactly the mapping made in `alloc`, unmapped once.
+            unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.cap) };
+            return;
+        }
+        // SAFETY: allocated in `alloc` with exactly this layout.
         unsafe { dealloc(self.ptr.as_ptr(), Layout::from_size_align_unchecked(self.cap, ALIGN)) }
     }
 }
@@ -109,7 +149,7 @@ pub struct BufPool {
 
 impl BufPool {
     pub fn new(count: usize, buf_size: usize) -> BufPool {
-        let free = (0..count).filter_map(|_| AlignedBuf::new(buf_size)).collect();
+        let free = (0..count).filter_map(|_| AlignedBuf::new_populated(buf_size)).collect();
         BufPool { free, buf_size: round_up(buf_size) }
     }
 
@@ -134,7 +174,7 @@ impl BufPool {
             self.free.push(buf);
         } else {
             drop(buf);
-            if let Some(fresh) = AlignedBuf::new(self.buf_size) {
+            if let Some(fresh) = AlignedBuf::new_populated(self.buf_size) {
                 self.free.push(fresh);
             }
         }
@@ -172,6 +212,21 @@ mod tests {
         p.give(AlignedBuf::new(1 << 20).unwrap());
         assert_eq!(p.available(), 2);
         assert!(p.take().is_some_and(|b| b.capacity() == 4096));
+    }
+
+    #[test]
+    fn mapped_buffers_are_aligned_and_usable() {
+        for b in [AlignedBuf::new(MAP_MIN).unwrap(), AlignedBuf::new_populated(3 * MAP_MIN + 1).unwrap()] {
+            assert!(b.mapped);
+            assert_eq!(b.read_ptr_addr() % ALIGN, 0);
+            let mut b = b;
+            let data: Vec<u8> = (0..b.capacity()).map(|i| i as u8).collect();
+            assert!(b.extend_from_slice(&data));
+            assert_eq!(b.as_slice(), &data[..]);
+        }
+        let small = AlignedBuf::new_populated(MAP_MIN - ALIGN).unwrap();
+        assert!(!small.mapped);
+        assert!(small.as_slice().is_empty());
     }
 
     #[test]

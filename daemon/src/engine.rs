@@ -54,9 +54,9 @@ pub enum EngineError {
 }
 
 /// Work units waiting for a shard. Bounded: discovery blocks when shards are busy.
-const UNIT_QUEUE: usize = 4096;
+const UNIT_QUEUE: usize = 1024;
 /// Batches waiting for the writer, per shard.
-const BATCHES_PER_SHARD: usize = 4;
+const BATCHES_PER_SHARD: usize = 2;
 /// Finished jobs kept in memory for `status`; older ones are read from the catalog.
 const KEEP_FINISHED: usize = 64;
 

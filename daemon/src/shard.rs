@@ -76,7 +76,7 @@ pub struct ShardTuning {
 
 impl Default for ShardTuning {
     fn default() -> Self {
-        ShardTuning { inflight: 64, buf_size: 64 * 1024, batch_rows: 2048, batch_age: Duration::from_millis(100) }
+        ShardTuning { inflight: 64, buf_size: 64 * 1024, batch_rows: 1024, batch_age: Duration::from_millis(100) }
     }
 }
 

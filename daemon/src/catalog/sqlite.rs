@@ -26,7 +26,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, CatalogError> {
     // the writer groups thousands of rows per commit, so the price is small.
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;
-         PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY; PRAGMA busy_timeout=5000;",
+         PRAGMA cache_size=-2048; PRAGMA temp_store=MEMORY; PRAGMA busy_timeout=5000;",
     )
     .map_err(sq("configuring", path))?;
     migrate(&conn, path)?;

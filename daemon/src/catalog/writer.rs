@@ -5,7 +5,7 @@
 //! Such rows are parked until the `files` row commits, in that same transaction, so no committed
 //! source ever names a content the catalog does not hold, even across a crash.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use crate::reject::Reason;
 
 /// Most rows committed in one transaction: large enough to amortise the `syncfs` and the WAL
 /// fsync, small enough that a commit stays well under a second.
-const GROUP_ROWS: usize = 16_384;
+const GROUP_ROWS: usize = 4096;
 /// How often the jobs rows of running jobs are refreshed in the database (live status is served
 /// from memory; the rows are the history).
 const JOB_ROW_EVERY: Duration = Duration::from_secs(2);
@@ -102,7 +102,8 @@ impl Writer {
             }
         }
         let mut tallies: HashMap<u64, (Arc<Job>, Tally, u64)> = HashMap::new();
-        let mut committed_ids: Vec<ContentId> = Vec::new();
+        // A set, not a Vec: every duplicate in the group is looked up in it.
+        let mut committed_ids: HashSet<ContentId> = HashSet::new();
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
             for row in &rows {
@@ -117,7 +118,7 @@ impl Writer {
                             t.1.duplicates += 1;
                         }
                         t.2 += 1;
-                        committed_ids.push(*id);
+                        committed_ids.insert(*id);
                         if let Some(waiting) = self.parked.remove(id) {
                             for s in waiting {
                                 sqlite::insert_source(&tx, id, s.job.id, &s.path, &s.name)?;
