@@ -50,35 +50,27 @@ impl Writer {
     }
 
     /// Runs until every sender is gone, then returns after the last commit.
+    ///
+    /// Batches are unpacked into one group as they arrive: holding the messages instead kept every
+    /// batch's full-capacity Vec alive until the commit, and age-flushed batches are mostly empty
+    /// capacity, which made the writer's memory grow with the backlog rather than with the rows.
     pub fn run(mut self, rx: Receiver<WriterMsg>) {
         while let Ok(first) = rx.recv() {
-            let mut msgs = vec![first];
-            let mut rows = msgs_rows(&msgs);
-            while rows < GROUP_ROWS {
+            let mut group = Group::default();
+            group.add(first);
+            while group.rows.len() < GROUP_ROWS {
                 match rx.try_recv() {
-                    Ok(m) => {
-                        rows += msgs_rows(std::slice::from_ref(&m));
-                        msgs.push(m);
-                    }
+                    Ok(m) => group.add(m),
                     Err(_) => break,
                 }
             }
-            self.commit_group(msgs);
+            self.commit_group(group);
         }
         tracing::debug!("catalog writer: all senders gone, exiting");
     }
 
-    fn commit_group(&mut self, msgs: Vec<WriterMsg>) {
-        let mut rows = Vec::new();
-        let mut job_rows: Vec<Arc<Job>> = Vec::new();
-        let mut barriers = Vec::new();
-        for m in msgs {
-            match m {
-                WriterMsg::Batch(b) => rows.extend(b.rows),
-                WriterMsg::JobRow(j) => job_rows.push(j),
-                WriterMsg::Barrier(tx) => barriers.push(tx),
-            }
-        }
+    fn commit_group(&mut self, group: Group) {
+        let Group { rows, job_rows, barriers } = group;
         if !rows.is_empty() {
             self.commit_rows(rows);
         }
@@ -235,8 +227,22 @@ fn tally<'a>(t: &'a mut HashMap<u64, (Arc<Job>, Tally, u64)>, job: &Arc<Job>) ->
     t.entry(job.id).or_insert_with(|| (Arc::clone(job), Tally::default(), 0))
 }
 
-fn msgs_rows(msgs: &[WriterMsg]) -> usize {
-    msgs.iter().map(|m| if let WriterMsg::Batch(b) = m { b.rows.len() } else { 0 }).sum()
+/// What one transaction commits: rows first, then job rows, then the barriers are released.
+#[derive(Default)]
+struct Group {
+    rows: Vec<Row>,
+    job_rows: Vec<Arc<Job>>,
+    barriers: Vec<crossbeam_channel::Sender<()>>,
+}
+
+impl Group {
+    fn add(&mut self, msg: WriterMsg) {
+        match msg {
+            WriterMsg::Batch(b) => self.rows.extend(b.rows),
+            WriterMsg::JobRow(j) => self.job_rows.push(j),
+            WriterMsg::Barrier(tx) => self.barriers.push(tx),
+        }
+    }
 }
 
 /// Finishes a job whose discovery ended after its last row committed (or that found nothing).
