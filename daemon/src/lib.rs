@@ -15,3 +15,4 @@ pub mod objects;
 pub mod reject;
 pub mod server;
 pub mod shard;
+pub mod unpack;

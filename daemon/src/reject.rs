@@ -35,10 +35,16 @@ pub enum Reason {
     NotRegular,
     NotFound,
     Io,
+    BombLimit,
+    DepthLimit,
+    OverlappingEntries,
+    EncryptedArchive,
+    CorruptArchive,
+    UnsupportedArchive,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 18] = [
         Reason::Empty,
         Reason::NotMidi,
         Reason::Truncated,
@@ -51,6 +57,12 @@ impl Reason {
         Reason::NotRegular,
         Reason::NotFound,
         Reason::Io,
+        Reason::BombLimit,
+        Reason::DepthLimit,
+        Reason::OverlappingEntries,
+        Reason::EncryptedArchive,
+        Reason::CorruptArchive,
+        Reason::UnsupportedArchive,
     ];
 
     pub fn code(self) -> &'static str {
@@ -67,6 +79,12 @@ impl Reason {
             Reason::NotRegular => "not_regular_file",
             Reason::NotFound => "not_found",
             Reason::Io => "io_error",
+            Reason::BombLimit => "bomb_limit",
+            Reason::DepthLimit => "depth_limit",
+            Reason::OverlappingEntries => "overlapping_entries",
+            Reason::EncryptedArchive => "encrypted_archive",
+            Reason::CorruptArchive => "corrupt_archive",
+            Reason::UnsupportedArchive => "unsupported_archive",
         }
     }
 
