@@ -300,7 +300,24 @@ pub fn job_line(job: &JobInfo) -> String {
         format_rate(job_rate(job)),
         format_eta(job.eta_s),
     );
+    if let Some(a) = archive_text(c) {
+        let _ = write!(line, " {a}");
+    }
     line
+}
+
+/// `archives 5 depth 2 inflated 1.1 MiB known 1`, or None for a job that met no archive.
+fn archive_text(c: &crate::protocol::Counts) -> Option<String> {
+    if c.archives == 0 && c.archives_known == 0 {
+        return None;
+    }
+    Some(format!(
+        "archives {} depth {} inflated {} known {}",
+        c.archives,
+        c.archive_depth,
+        format_bytes(c.inflated_bytes),
+        c.archives_known
+    ))
 }
 
 fn job_header(job: &JobInfo) -> String {
@@ -316,7 +333,7 @@ fn job_header(job: &JobInfo) -> String {
 
 fn totals_line(job: &JobInfo) -> String {
     let c = &job.counts;
-    format!(
+    let mut line = format!(
         "  imported {}  duplicates {}  rejected {}  skipped {}  |  elapsed {}  {} files/s  eta {}",
         c.imported,
         c.duplicates,
@@ -325,7 +342,11 @@ fn totals_line(job: &JobInfo) -> String {
         format_duration(job.elapsed_s),
         format_rate(job_rate(job)),
         format_eta(job.eta_s),
-    )
+    );
+    if let Some(a) = archive_text(c) {
+        let _ = write!(line, "  |  {a}");
+    }
+    line
 }
 
 fn daemon_line(info: &DaemonInfo) -> String {
@@ -367,6 +388,16 @@ pub fn summary_text(job: &JobInfo) -> String {
     let _ = writeln!(out, "  skipped     {}{}", c.skipped, breakdown(&job.skipped_by_ext));
     if c.parts > 0 {
         let _ = writeln!(out, "  parts       {}", c.parts);
+    }
+    if c.archives > 0 || c.archives_known > 0 {
+        let _ = writeln!(
+            out,
+            "  archives    {} opened, nesting {} deep, {} inflated, {} already imported",
+            c.archives,
+            c.archive_depth,
+            format_bytes(c.inflated_bytes),
+            c.archives_known
+        );
     }
     let _ = writeln!(out, "  bytes       {}", format_bytes(c.bytes));
     let _ = writeln!(out, "  files/s     {}", format_rate(job_rate(job)));
@@ -482,6 +513,7 @@ mod tests {
                 cataloged: 1200,
                 bytes: 3 * 1024 * 1024,
                 skipped: 4,
+                ..Counts::default()
             },
             discovery_done: true,
             elapsed_s: 2.0,
@@ -508,6 +540,21 @@ mod tests {
         assert!(text.contains("elapsed     2.0s"), "{text}");
         assert!(text.contains("bytes       3.0 MiB"), "{text}");
         assert!(!text.contains("parts"), "{text}");
+        assert!(!text.contains("archives"), "no archive line for a job without archives: {text}");
+    }
+
+    #[test]
+    fn archive_progress_is_shown_when_archives_were_met() {
+        let mut j = job(JobState::Running);
+        j.counts.archives = 5;
+        j.counts.archive_depth = 3;
+        j.counts.inflated_bytes = 2 * 1024 * 1024;
+        j.counts.archives_known = 1;
+        let text = summary_text(&j);
+        assert!(text.contains("archives    5 opened, nesting 3 deep, 2.0 MiB inflated, 1 already imported"), "{text}");
+        let line = job_line(&j);
+        assert!(line.ends_with("archives 5 depth 3 inflated 2.0 MiB known 1"), "{line}");
+        assert!(totals_line(&j).contains("archives 5 depth 3"));
     }
 
     #[test]

@@ -149,6 +149,19 @@ pub struct Counts {
     pub bytes: u64,
     /// Files that are not MIDI by their extension (wav, pdf, txt...), counted, not rejected.
     pub skipped: u64,
+    /// Archives opened, at every nesting level (an archive is a container, not a file: its MIDI
+    /// members are what `discovered` counts).
+    #[serde(default)]
+    pub archives: u64,
+    /// Deepest nesting reached (an outer archive is level 1).
+    #[serde(default)]
+    pub archive_depth: u64,
+    /// Bytes the archive decoders produced.
+    #[serde(default)]
+    pub inflated_bytes: u64,
+    /// Outer archives skipped because the same bytes were fully imported before.
+    #[serde(default)]
+    pub archives_known: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

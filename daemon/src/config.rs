@@ -20,6 +20,12 @@ pub struct FileConfig {
     pub max_file_bytes: Option<u64>,
     pub max_events: Option<u64>,
     pub inflight_per_shard: Option<usize>,
+    /// Outer archives up to this size are read into memory; larger ones are walked from disk.
+    pub max_archive_read: Option<u64>,
+    /// Archive budgets (DESIGN section 7): `[archive]` with the keys of `ArchiveLimits`
+    /// (`max_depth`, `max_entry_bytes`, `max_total_bytes`, `max_ratio`, `ratio_floor_bytes`,
+    /// `max_entries`, `max_dict_bytes`, `max_memory_bytes`); missing keys keep their defaults.
+    pub archive: Option<crate::unpack::ArchiveLimits>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +55,15 @@ impl FileConfig {
 
     pub fn limits(&self) -> Limits {
         let d = Limits::default();
+        let max_file_bytes = self.max_file_bytes.unwrap_or(d.max_file_bytes);
+        // A MIDI member of an archive answers to the same cap as a loose MIDI file.
+        let archive =
+            crate::unpack::ArchiveLimits { max_member_bytes: max_file_bytes, ..self.archive.unwrap_or_default() };
         Limits {
-            max_file_bytes: self.max_file_bytes.unwrap_or(d.max_file_bytes),
+            max_file_bytes,
+            max_archive_read: self.max_archive_read.unwrap_or(d.max_archive_read),
             midi: MidiLimits { max_events: self.max_events.unwrap_or(d.midi.max_events) },
+            archive,
         }
     }
 

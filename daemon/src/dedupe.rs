@@ -136,13 +136,43 @@ impl DedupeIndex {
 /// The content id: 128-bit HighwayHash under a fixed key. The key is part of the catalog format:
 /// changing it would make every stored id disagree with the bytes it names.
 pub fn content_id(bytes: &[u8]) -> ContentId {
-    use highway::{HighwayHash, HighwayHasher, Key};
-    const KEY: Key = Key([0x6d69_6469_645f_6b31, 0x9e37_79b9_7f4a_7c15, 0xbf58_476d_1ce4_e5b9, 0x94d0_49bb_1331_11eb]);
-    let h = HighwayHasher::new(KEY).hash128(bytes);
+    use highway::HighwayHash;
+    id_bytes(highway::HighwayHasher::new(KEY).hash128(bytes))
+}
+
+const KEY: highway::Key =
+    highway::Key([0x6d69_6469_645f_6b31, 0x9e37_79b9_7f4a_7c15, 0xbf58_476d_1ce4_e5b9, 0x94d0_49bb_1331_11eb]);
+
+fn id_bytes(h: [u64; 2]) -> ContentId {
     let mut out = [0u8; 16];
     out[..8].copy_from_slice(&h[0].to_le_bytes());
     out[8..].copy_from_slice(&h[1].to_le_bytes());
     out
+}
+
+/// The same id computed over bytes that arrive in pieces (an archive too large to read whole).
+pub struct ContentHasher(highway::HighwayHasher);
+
+impl Default for ContentHasher {
+    fn default() -> Self {
+        ContentHasher::new()
+    }
+}
+
+impl ContentHasher {
+    pub fn new() -> ContentHasher {
+        ContentHasher(highway::HighwayHasher::new(KEY))
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        use highway::HighwayHash;
+        self.0.append(bytes);
+    }
+
+    pub fn finish(self) -> ContentId {
+        use highway::HighwayHash;
+        id_bytes(self.0.finalize128())
+    }
 }
 
 pub fn to_hex(id: &ContentId) -> String {
@@ -171,6 +201,16 @@ pub fn from_hex(s: &str) -> Option<ContentId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_id_equals_one_shot_id() {
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut h = ContentHasher::new();
+        for chunk in bytes.chunks(4093) {
+            h.update(chunk);
+        }
+        assert_eq!(h.finish(), content_id(&bytes));
+    }
 
     #[test]
     fn first_claim_wins() {

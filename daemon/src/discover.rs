@@ -27,10 +27,21 @@ use crate::shard::Unit;
 
 /// Extensions taken as MIDI when walking a directory (case-insensitive). A file named on the
 /// command line is imported whatever its extension.
-pub const MIDI_EXTENSIONS: &[&str] = &["mid", "midi", "smf", "kar", "rmi"];
+pub const MIDI_EXTENSIONS: &[&str] = &crate::unpack::names::MIDI_EXTENSIONS;
 
 fn is_midi_name(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| MIDI_EXTENSIONS.iter().any(|m| m.eq_ignore_ascii_case(e)))
+}
+
+/// Files worth reading from a directory walk: MIDI by name, or archives by name. What a file is
+/// is then decided by its magic bytes on the shard (a `.zip` that is really a 7z is walked as
+/// one; a `.mid` that is a zip is walked too).
+fn is_candidate_name(path: &Path) -> bool {
+    is_midi_name(path)
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| crate::unpack::names::ARCHIVE_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
 }
 
 fn ext_label(path: &Path) -> String {
@@ -158,9 +169,10 @@ impl Discovery {
         true
     }
 
-    /// A regular file found in a directory: a unit if MIDI by name, else counted by extension.
+    /// A regular file found in a directory: a unit if MIDI or an archive by name, else counted by
+    /// extension.
     fn file(&self, path: PathBuf) -> bool {
-        if is_midi_name(&path) {
+        if is_candidate_name(&path) {
             self.unit(path)
         } else {
             self.job.count_skipped(&ext_label(&path));

@@ -30,11 +30,25 @@ pub struct Counters {
     pub cataloged: AtomicU64,
     pub bytes: AtomicU64,
     pub skipped: AtomicU64,
+    pub archives: AtomicU64,
+    pub archive_depth: AtomicU64,
+    pub inflated_bytes: AtomicU64,
+    pub archives_known: AtomicU64,
 }
 
 impl Counters {
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Takes back a count made too early: an archive unit was counted as a file by discovery
+    /// and read, and stops being one once its members are counted.
+    pub fn sub(c: &AtomicU64, n: u64) {
+        c.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    pub fn max(c: &AtomicU64, n: u64) {
+        c.fetch_max(n, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> Counts {
@@ -51,6 +65,10 @@ impl Counters {
             cataloged: g(&self.cataloged),
             bytes: g(&self.bytes),
             skipped: g(&self.skipped),
+            archives: g(&self.archives),
+            archive_depth: g(&self.archive_depth),
+            inflated_bytes: g(&self.inflated_bytes),
+            archives_known: g(&self.archives_known),
         }
     }
 }

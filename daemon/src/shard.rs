@@ -36,8 +36,9 @@ use crate::catalog::{Batch, Row, Source, WriterMsg};
 use crate::dedupe::{content_id, ContentId, DedupeIndex, Known};
 use crate::job::{Counters, Job};
 use crate::midi::{self, Facts, MidiLimits};
-use crate::objects::ObjectStore;
+use crate::objects::{link_fd, tmpfile_unsupported, ObjectStore};
 use crate::reject::Reason;
+use crate::unpack::{self, ArchiveLimits, Kind, Sink, Walker};
 
 /// One file to import.
 pub struct Unit {
@@ -53,12 +54,21 @@ pub struct Unit {
 pub struct Limits {
     /// Files larger than this are rejected `too_large` without being read whole.
     pub max_file_bytes: u64,
+    /// Outer archives up to this size are read whole into memory through the shard's I/O path;
+    /// larger ones are walked from the open file.
+    pub max_archive_read: u64,
     pub midi: MidiLimits,
+    pub archive: ArchiveLimits,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_file_bytes: 16 * 1024 * 1024, midi: MidiLimits::default() }
+        Limits {
+            max_file_bytes: 16 * 1024 * 1024,
+            max_archive_read: 256 * 1024 * 1024,
+            midi: MidiLimits::default(),
+            archive: ArchiveLimits::default(),
+        }
     }
 }
 
@@ -177,8 +187,71 @@ type Pending<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
 
 /// A finished I/O step of one file.
 enum Done {
-    Read { unit: Unit, buf: Option<AlignedBuf>, res: Result<(), (Reason, String)> },
-    Wrote { unit: Unit, id: ContentId, facts: Box<Facts>, buf: AlignedBuf, res: io::Result<()> },
+    /// `on_disk`: an archive too large to read into memory (its size); `buf` holds its head.
+    Read {
+        unit: Unit,
+        buf: Option<AlignedBuf>,
+        res: Result<(), (Reason, String)>,
+        on_disk: Option<u64>,
+    },
+    Wrote {
+        unit: Unit,
+        id: ContentId,
+        facts: Box<Facts>,
+        buf: AlignedBuf,
+        res: io::Result<()>,
+    },
+}
+
+/// What `classify` found.
+enum Verdict {
+    Duplicate(ContentId),
+    Reject(Reason, String),
+    New(ContentId, Box<Facts>),
+}
+
+/// An archive unit's bytes: read whole, or left on disk (its size) when over `max_archive_read`.
+enum ArchiveData {
+    Mem(AlignedBuf),
+    File(u64),
+}
+
+/// The archive walk's view of the shard.
+struct ShardSink<'a> {
+    shard: &'a mut Shard,
+    job: &'a Arc<Job>,
+    shared: &'a Shared,
+    members: u64,
+}
+
+impl Sink for ShardSink<'_> {
+    fn member(&mut self, path: &str, name: &str, bytes: &[u8]) {
+        self.members += 1;
+        self.shard.member(self.job, path, name, bytes, self.shared);
+    }
+
+    fn reject(&mut self, path: &str, reason: Reason, detail: String) {
+        self.shard.archive_reject(self.job, path, reason, detail);
+    }
+
+    fn skipped(&mut self, what: &str) {
+        self.job.count_skipped(what);
+    }
+}
+
+/// The content id of a file too large to hold in memory, read in 1 MiB steps.
+fn hash_file(path: &std::path::Path) -> io::Result<ContentId> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = crate::dedupe::ContentHasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(h.finish());
+        }
+        h.update(&buf[..n]);
+    }
 }
 
 struct Shard {
@@ -268,13 +341,22 @@ impl Shard {
             self.rows.push(Row::Reject { job: unit.job, path: unit.provenance, reason: Reason::Io, detail });
             return None;
         };
-        Some(Box::pin(read_unit(unit, buf, shared.limits.max_file_bytes)))
+        Some(Box::pin(read_unit(unit, buf, shared.limits.max_file_bytes, shared.limits.max_archive_read)))
     }
 
     fn complete<'a>(&mut self, done: Done, shared: &'a Shared) -> Option<Pending<'a>> {
         match done {
-            Done::Read { unit, buf, res } => {
+            Done::Read { unit, buf, res, on_disk } => {
                 let job = Arc::clone(&unit.job);
+                if let (Some(size), Ok(())) = (on_disk, &res) {
+                    Counters::add(&job.counters.read, 1);
+                    let kind = buf.as_ref().map_or(Kind::Other, |b| unpack::sniff(b.as_slice()));
+                    if let Some(b) = buf {
+                        self.pool.give(b);
+                    }
+                    self.unpack_archive(unit, kind, ArchiveData::File(size), shared);
+                    return None;
+                }
                 match (res, buf) {
                     (Ok(()), Some(buf)) => {
                         Counters::add(&job.counters.read, 1);
@@ -316,24 +398,47 @@ impl Shard {
         }
     }
 
-    /// Hash, dedupe, parse: the CPU part, inline between completions.
+    /// Hash, dedupe, parse: the CPU part, inline between completions. An archive (by its magic
+    /// bytes) is walked here instead, synchronously, on this shard.
     fn examine<'a>(&mut self, unit: Unit, buf: AlignedBuf, shared: &'a Shared) -> Option<Pending<'a>> {
-        let bytes = buf.as_slice();
-        let id = content_id(bytes);
+        let kind = unpack::sniff(buf.as_slice());
+        if kind.is_archive() {
+            self.unpack_archive(unit, kind, ArchiveData::Mem(buf), shared);
+            return None;
+        }
         let job = Arc::clone(&unit.job);
+        match self.classify(&job, buf.as_slice(), shared) {
+            Verdict::Duplicate(id) => {
+                self.pool.give(buf);
+                self.rows.push(Row::Duplicate { id, source: Source { job, path: unit.provenance, name: unit.name } });
+                None
+            }
+            Verdict::Reject(reason, detail) => {
+                self.pool.give(buf);
+                self.rows.push(Row::Reject { job, path: unit.provenance, reason, detail });
+                None
+            }
+            Verdict::New(id, facts) => {
+                self.seq += 1;
+                let tmp = shared.objects.temp_path(&id, self.index, self.seq);
+                let dest = shared.objects.path_of(&id);
+                Some(Box::pin(write_object(unit, id, facts, buf, tmp, dest)))
+            }
+        }
+    }
+
+    /// What the bytes of one file are: a known content, a reject, or a new content with its facts
+    /// (whose object the caller writes). Counts the parse and analyze stages.
+    fn classify(&mut self, job: &Job, bytes: &[u8], shared: &Shared) -> Verdict {
+        let id = content_id(bytes);
         match shared.index.get(&id) {
             Some(Known::Committed) | Some(Known::Pending) => {
-                self.pool.give(buf);
-                self.passed_stages(&job);
-                self.rows.push(Row::Duplicate { id, source: Source { job, path: unit.provenance, name: unit.name } });
-                return None;
+                self.passed_stages(job);
+                return Verdict::Duplicate(id);
             }
             Some(Known::Rejected(reason)) => {
-                self.pool.give(buf);
-                self.passed_stages(&job);
-                let detail = repeat_reject_detail(reason);
-                self.rows.push(Row::Reject { job, path: unit.provenance, reason, detail });
-                return None;
+                self.passed_stages(job);
+                return Verdict::Reject(reason, repeat_reject_detail(reason));
             }
             None => {}
         }
@@ -342,26 +447,128 @@ impl Shard {
         // midly is fuzzed but still third-party code fed hostile bytes: a panic in it must cost
         // one file, not a shard.
         let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| midi::parse(bytes, &limits, arena)));
-        self.passed_stages(&job);
-        let facts = match parsed {
-            Ok(Ok(facts)) => facts,
+        self.passed_stages(job);
+        match parsed {
+            Ok(Ok(facts)) => Verdict::New(id, Box::new(facts)),
             Ok(Err(rej)) => {
-                self.pool.give(buf);
                 shared.index.mark_rejected(id, rej.reason);
-                self.rows.push(Row::Reject { job, path: unit.provenance, reason: rej.reason, detail: rej.detail });
-                return None;
+                Verdict::Reject(rej.reason, rej.detail)
             }
-            Err(_) => {
-                self.pool.give(buf);
-                let detail = "the MIDI parser panicked on this file".to_string();
-                self.rows.push(Row::Reject { job, path: unit.provenance, reason: Reason::Malformed, detail });
-                return None;
-            }
+            Err(_) => Verdict::Reject(Reason::Malformed, "the MIDI parser panicked on this file".to_string()),
+        }
+    }
+
+    /// Walks an archive unit. Its members become rows like loose files (with `!/` provenance);
+    /// the archive itself stops counting as a file (discovery and the read counted it as one)
+    /// and ends as a `Row::Archive` after its members' rows.
+    fn unpack_archive(&mut self, unit: Unit, kind: Kind, data: ArchiveData, shared: &Shared) {
+        let job = Arc::clone(&unit.job);
+        let (id, size) = match &data {
+            ArchiveData::Mem(buf) => (content_id(buf.as_slice()), buf.len() as u64),
+            ArchiveData::File(size) => match hash_file(&unit.path) {
+                Ok(id) => (id, *size),
+                Err(e) => {
+                    self.passed_stages(&job);
+                    let detail = format!("reading {}: {e}", unit.path.display());
+                    self.rows.push(Row::Reject { job, path: unit.provenance, reason: Reason::from_io(&e), detail });
+                    return;
+                }
+            },
         };
-        self.seq += 1;
-        let tmp = shared.objects.temp_path(&id, self.index, self.seq);
-        let dest = shared.objects.path_of(&id);
-        Some(Box::pin(write_object(unit, id, Box::new(facts), buf, tmp, dest)))
+        let known = shared.index.get(&id) == Some(Known::Committed);
+        let mut sink = ShardSink { shard: self, job: &job, shared, members: 0 };
+        let mut complete = true;
+        if known {
+            Counters::add(&job.counters.archives_known, 1);
+        } else {
+            let limits = shared.limits.archive;
+            let spill = shared.objects.tmp_dir().to_path_buf();
+            let path = unit.provenance.as_str();
+            // Decoders are third-party code fed hostile bytes: a panic costs this archive only.
+            let walked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let walker = Walker::new(limits, &spill, &mut sink);
+                match &data {
+                    ArchiveData::Mem(buf) => walker.walk_bytes(kind, buf.as_slice(), path),
+                    ArchiveData::File(_) => match std::fs::File::open(&unit.path) {
+                        Ok(f) => walker.walk_file(kind, f, path),
+                        Err(e) => {
+                            let reason = Reason::from_io(&e);
+                            drop(walker);
+                            sink.reject(path, reason, format!("opening {}: {e}", unit.path.display()));
+                            unpack::Stats { aborted: true, ..unpack::Stats::default() }
+                        }
+                    },
+                }
+            }));
+            match walked {
+                Ok(stats) => {
+                    complete = !stats.aborted;
+                    Counters::add(&job.counters.archives, stats.archives);
+                    Counters::max(&job.counters.archive_depth, u64::from(stats.max_depth));
+                    Counters::add(&job.counters.inflated_bytes, stats.inflated_bytes);
+                }
+                Err(_) => {
+                    complete = false;
+                    let detail = "an archive decoder panicked; entries after that point are lost".to_string();
+                    sink.reject(path, Reason::CorruptArchive, detail);
+                }
+            }
+        }
+        let members = sink.members;
+        if let ArchiveData::Mem(buf) = data {
+            self.pool.give(buf);
+        }
+        // The unit was counted as a file by discovery and by the read; from here its members
+        // (and its rejects) are what count. The members are already counted, so the job cannot
+        // look complete in between.
+        Counters::sub(&job.counters.discovered, 1);
+        Counters::sub(&job.counters.read, 1);
+        self.rows.push(Row::Archive { id, size, job, path: unit.provenance, members, complete, known });
+    }
+
+    /// One MIDI member of an archive, decoded: the same stages as a loose file, with the object
+    /// written synchronously (the walk is synchronous code).
+    fn member(&mut self, job: &Arc<Job>, path: &str, name: &str, bytes: &[u8], shared: &Shared) {
+        Counters::add(&job.counters.discovered, 1);
+        Counters::add(&job.counters.read, 1);
+        Counters::add(&job.counters.bytes, bytes.len() as u64);
+        let source = Source { job: Arc::clone(job), path: path.to_string(), name: name.to_string() };
+        match self.classify(job, bytes, shared) {
+            Verdict::Duplicate(id) => self.rows.push(Row::Duplicate { id, source }),
+            Verdict::Reject(reason, detail) => {
+                self.rows.push(Row::Reject { job: source.job, path: source.path, reason, detail })
+            }
+            Verdict::New(id, facts) => {
+                self.seq += 1;
+                match shared.objects.write_sync(&id, bytes, self.index, self.seq) {
+                    Ok(()) => match shared.index.claim(id) {
+                        None => self.rows.push(Row::File { id, size: bytes.len() as u64, facts, source }),
+                        Some(_) => self.rows.push(Row::Duplicate { id, source }),
+                    },
+                    Err(e) => {
+                        let detail = format!("writing object {}: {e}", shared.objects.path_of(&id).display());
+                        self.rows.push(Row::Reject { job: source.job, path: source.path, reason: Reason::Io, detail });
+                    }
+                }
+            }
+        }
+        self.flush_if_full();
+    }
+
+    /// A reject found by the archive walk (the archive itself or one of its entries).
+    fn archive_reject(&mut self, job: &Arc<Job>, path: &str, reason: Reason, detail: String) {
+        Counters::add(&job.counters.discovered, 1);
+        Counters::add(&job.counters.read, 1);
+        self.passed_stages(job);
+        self.rows.push(Row::Reject { job: Arc::clone(job), path: path.to_string(), reason, detail });
+        self.flush_if_full();
+    }
+
+    /// A long archive walk hands over full batches as it goes, like the run loop does.
+    fn flush_if_full(&mut self) {
+        if self.rows.len() >= self.shared.tuning.batch_rows {
+            self.flush();
+        }
     }
 
     /// A file that got past parse (or needed none: duplicates, rejects) counts for both stages,
@@ -401,20 +608,21 @@ async fn open_for_read(path: &std::path::Path, job: &Job) -> io::Result<monoio::
 const FIRST_READ: usize = 16 * 1024;
 
 /// Reads a whole file into `buf` (or a larger one-off buffer for files over the pool size).
-async fn read_unit(unit: Unit, buf: AlignedBuf, max_bytes: u64) -> Done {
-    let (buf, res) = read_whole(&unit, buf, max_bytes).await;
-    Done::Read { unit, buf, res }
+async fn read_unit(unit: Unit, buf: AlignedBuf, max_bytes: u64, max_archive: u64) -> Done {
+    let (buf, res, on_disk) = read_whole(&unit, buf, max_bytes, max_archive).await;
+    Done::Read { unit, buf, res, on_disk }
 }
 
-async fn read_whole(
-    unit: &Unit,
-    buf: AlignedBuf,
-    max_bytes: u64,
-) -> (Option<AlignedBuf>, Result<(), (Reason, String)>) {
+type ReadResult = (Option<AlignedBuf>, Result<(), (Reason, String)>, Option<u64>);
+
+/// Reads a file whole. MIDI files and anything unrecognised are capped at `max_bytes`; a file
+/// whose first bytes say archive may be up to `max_archive` bytes, and beyond that comes back as
+/// `on_disk` (with its head in the buffer) to be walked from the open file.
+async fn read_whole(unit: &Unit, buf: AlignedBuf, max_bytes: u64, max_archive: u64) -> ReadResult {
     let io_err = |what: &str, e: io::Error| (Reason::from_io(&e), format!("{what} {}: {e}", unit.path.display()));
     let file = match open_for_read(&unit.path, &unit.job).await {
         Ok(f) => f,
-        Err(e) => return (Some(buf), Err(io_err("opening", e))),
+        Err(e) => return (Some(buf), Err(io_err("opening", e)), None),
     };
     // The first read asks for FIRST_READ bytes, not the whole pooled buffer: for an O_DIRECT read
     // past the end of a small file ext4 zero-fills the rest of the request (profiled at 8 % of
@@ -428,44 +636,49 @@ async fn read_whole(
             // Some filesystems accept O_DIRECT at open and refuse it at read time.
             unit.job.refuse_direct_io();
             let _ = file.close().await;
-            return Box::pin(read_whole(unit, buf, max_bytes)).await;
+            return Box::pin(read_whole(unit, buf, max_bytes, max_archive)).await;
         }
         Err(e) => {
             let _ = file.close().await;
-            return (Some(buf), Err(io_err("reading", e)));
+            return (Some(buf), Err(io_err("reading", e)), None);
         }
     };
+    let max_bytes =
+        if unpack::sniff(&buf.as_slice()[..n.min(unpack::SNIFF_BYTES)]).is_archive() { max_archive } else { max_bytes };
     if n as u64 > max_bytes {
         let _ = file.close().await;
-        return (Some(buf), Err((Reason::TooLarge, format!("over the {max_bytes}-byte cap"))));
+        return (Some(buf), Err((Reason::TooLarge, format!("over the {max_bytes}-byte cap"))), None);
     }
     if n < first {
         let _ = file.close().await;
-        return (Some(buf), Ok(()));
+        return (Some(buf), Ok(()), None);
     }
     // The pooled buffer filled up: a large file. Size it, check the cap before reading it whole.
     let size = match file.metadata().await {
         Ok(m) => m.len(),
         Err(e) => {
             let _ = file.close().await;
-            return (Some(buf), Err(io_err("reading metadata of", e)));
+            return (Some(buf), Err(io_err("reading metadata of", e)), None);
         }
     };
     if size > max_bytes {
         let _ = file.close().await;
-        return (Some(buf), Err((Reason::TooLarge, format!("{size} bytes, over the {max_bytes}-byte cap"))));
+        if max_bytes == max_archive {
+            return (Some(buf), Ok(()), Some(size));
+        }
+        return (Some(buf), Err((Reason::TooLarge, format!("{size} bytes, over the {max_bytes}-byte cap"))), None);
     }
     // One spare block so a file that grew since the stat still ends in a short read we can see.
     let Some(mut big) = AlignedBuf::new(size as usize + crate::buf::ALIGN) else {
         let _ = file.close().await;
-        return (Some(buf), Err((Reason::Io, format!("cannot allocate {size} bytes"))));
+        return (Some(buf), Err((Reason::Io, format!("cannot allocate {size} bytes"))), None);
     };
     big.extend_from_slice(buf.as_slice());
     drop(buf);
     loop {
         if n as u64 > max_bytes {
             let _ = file.close().await;
-            return (Some(big), Err((Reason::TooLarge, format!("over the {max_bytes}-byte cap"))));
+            return (Some(big), Err((Reason::TooLarge, format!("over the {max_bytes}-byte cap"))), None);
         }
         if big.len() == big.capacity() {
             break;
@@ -478,12 +691,12 @@ async fn read_whole(
             Ok(k) => n += k,
             Err(e) => {
                 let _ = file.close().await;
-                return (Some(big), Err(io_err("reading", e)));
+                return (Some(big), Err(io_err("reading", e)), None);
             }
         }
     }
     let _ = file.close().await;
-    (Some(big), Ok(()))
+    (Some(big), Ok(()), None)
 }
 
 /// Writes a new object. Durability comes from the writer's `syncfs` before the row commits (see
@@ -506,10 +719,6 @@ async fn write_object(
     Done::Wrote { unit, id, facts, buf, res }
 }
 
-fn tmpfile_unsupported(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL))
-}
-
 /// O_TMPFILE: an unnamed inode in the object's own fan-out directory, linked into place once
 /// written. Compared with a temp name plus rename it takes the directory lock once instead of
 /// twice (profiling showed shards queueing on that lock), and a crash leaves no temp file.
@@ -526,26 +735,6 @@ async fn write_unnamed_and_link(
     let linked = res.and_then(|()| link_fd(std::os::fd::AsRawFd::as_raw_fd(&file), dest));
     let closed = file.close().await;
     (buf, linked.and(closed))
-}
-
-/// Gives an O_TMPFILE inode its name. An existing object of the same name holds the same bytes
-/// (names are content hashes), so EEXIST is success.
-fn link_fd(fd: std::os::fd::RawFd, dest: &std::path::Path) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let src = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(io::Error::other)?;
-    let dst = std::ffi::CString::new(dest.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: both are valid NUL-terminated paths for the duration of the call.
-    let rc =
-        unsafe { libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, dst.as_ptr(), libc::AT_SYMLINK_FOLLOW) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EEXIST) {
-        Ok(())
-    } else {
-        Err(e)
-    }
 }
 
 /// Fallback where O_TMPFILE is not supported: a named temp file, then rename.

@@ -47,6 +47,19 @@ pub enum Row {
         reason: Reason,
         detail: String,
     },
+    /// An outer archive after its walk, sent after the rows of its members. `complete` archives
+    /// are recorded (a later import of the same bytes is a no-op); `known` ones were recorded
+    /// before and were not walked at all. Its commit is what lets a job whose last unit was an
+    /// archive with no MIDI members finish.
+    Archive {
+        id: ContentId,
+        size: u64,
+        job: Arc<Job>,
+        path: String,
+        members: u64,
+        complete: bool,
+        known: bool,
+    },
 }
 
 pub struct Batch {

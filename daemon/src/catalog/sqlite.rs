@@ -13,7 +13,10 @@ use crate::dedupe::ContentId;
 use crate::job::Job;
 use crate::midi::{Facts, Timing};
 
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/sqlite/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../../migrations/sqlite/0002_archives.sql")),
+];
 
 fn sq<'a>(op: &'static str, path: &'a Path) -> impl Fn(rusqlite::Error) -> CatalogError + 'a {
     move |source| CatalogError::Sqlite { op, path: path.display().to_string(), source }
@@ -76,6 +79,15 @@ pub fn load_ids(conn: &Connection, path: &Path, mut each: impl FnMut(ContentId))
             each(id);
         }
     }
+    // Archives walked to the end: seeing one again costs one hash.
+    let mut stmt = conn.prepare("SELECT hash FROM archives").map_err(sq("loading archive ids", path))?;
+    let mut rows = stmt.query([]).map_err(sq("loading archive ids", path))?;
+    while let Some(row) = rows.next().map_err(sq("loading archive ids", path))? {
+        let blob: Vec<u8> = row.get(0).map_err(sq("loading archive ids", path))?;
+        if let Ok(id) = <ContentId>::try_from(blob.as_slice()) {
+            each(id);
+        }
+    }
     let max: i64 = conn
         .query_row("SELECT COALESCE(MAX(id), 0) FROM jobs", [], |r| r.get(0))
         .map_err(sq("reading job ids", path))?;
@@ -90,6 +102,21 @@ pub fn fail_orphaned_jobs(conn: &Connection, path: &Path) -> Result<usize, Catal
         params![crate::job::now_rfc3339()],
     )
     .map_err(sq("closing orphaned jobs", path))
+}
+
+/// Records a fully walked archive. Returns false when it was recorded before.
+pub fn insert_archive(
+    conn: &Connection,
+    id: &ContentId,
+    size: u64,
+    job: u64,
+    path: &str,
+    members: u64,
+) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached("INSERT OR IGNORE INTO archives (hash, size, job, path, members) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![&id[..], size as i64, job as i64, path, members as i64])?;
+    Ok(n == 1)
 }
 
 pub fn insert_file(conn: &Connection, id: &ContentId, size: u64, f: &Facts, job: u64) -> rusqlite::Result<bool> {

@@ -96,6 +96,7 @@ impl Writer {
         let mut tallies: HashMap<u64, (Arc<Job>, Tally, u64)> = HashMap::new();
         // A set, not a Vec: every duplicate in the group is looked up in it.
         let mut committed_ids: HashSet<ContentId> = HashSet::new();
+        let mut archive_ids: Vec<ContentId> = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
             for row in &rows {
@@ -120,7 +121,7 @@ impl Writer {
                             }
                         }
                     }
-                    Row::Duplicate { .. } | Row::Reject { .. } => {}
+                    Row::Duplicate { .. } | Row::Reject { .. } | Row::Archive { .. } => {}
                 }
             }
             for row in &rows {
@@ -142,6 +143,15 @@ impl Writer {
                         t.1.rejected += 1;
                         t.2 += 1;
                     }
+                    Row::Archive { id, size, job, path, members, complete, known } => {
+                        if *complete && !*known {
+                            sqlite::insert_archive(&tx, id, *size, job.id, path, *members)?;
+                            archive_ids.push(*id);
+                        }
+                        // Nothing to count (its members were), but the job is checked for
+                        // completion after this commit.
+                        tally(&mut tallies, job);
+                    }
                     Row::File { .. } => {}
                 }
             }
@@ -150,7 +160,7 @@ impl Writer {
 
         match result {
             Ok(()) => {
-                for id in &committed_ids {
+                for id in committed_ids.iter().chain(&archive_ids) {
                     self.index.set(*id, Known::Committed);
                 }
                 // Now park the duplicates whose content is still pending elsewhere.
@@ -202,7 +212,7 @@ impl Writer {
                 Row::Duplicate { source, .. } => {
                     jobs.insert(source.job.id, source.job);
                 }
-                Row::Reject { job, .. } => {
+                Row::Reject { job, .. } | Row::Archive { job, .. } => {
                     jobs.insert(job.id, job);
                 }
             }

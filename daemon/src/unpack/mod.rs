@@ -21,6 +21,7 @@ mod sevenz;
 mod stream;
 mod zip;
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
@@ -149,6 +150,8 @@ pub trait Sink {
 /// What one walk did, for the job's archive progress.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
+    /// A budget ended the walk early: the archive was not fully walked.
+    pub aborted: bool,
     pub archives: u64,
     pub max_depth: u32,
     pub inflated_bytes: u64,
@@ -257,8 +260,8 @@ impl<R: Read> Read for Meter<R> {
 }
 
 /// Bytes of a nested archive: in memory, or spilled to an unnamed temp file.
-enum Held {
-    Mem(Vec<u8>),
+enum Held<'b> {
+    Mem(Cow<'b, [u8]>),
     Spilled(File),
 }
 
@@ -292,18 +295,18 @@ impl<'s> Walker<'s> {
 
     /// Walks an outer archive held in memory. `path` is its provenance (the file's path).
     pub fn walk_bytes(mut self, kind: Kind, bytes: &[u8], path: &str) -> Stats {
-        self.archive(kind, Held::Mem(bytes.to_vec()), path, 1);
-        self.stats
+        self.archive(kind, Held::Mem(Cow::Borrowed(bytes)), path, 1);
+        Stats { aborted: self.aborted, ..self.stats }
     }
 
     /// Walks an outer archive read from an open file (too large to hold in memory).
     pub fn walk_file(mut self, kind: Kind, file: File, path: &str) -> Stats {
         self.archive(kind, Held::Spilled(file), path, 1);
-        self.stats
+        Stats { aborted: self.aborted, ..self.stats }
     }
 
     /// Walks one archive at `depth`; every failure inside becomes a reject or a skip.
-    fn archive(&mut self, kind: Kind, held: Held, path: &str, depth: u32) {
+    fn archive(&mut self, kind: Kind, held: Held<'_>, path: &str, depth: u32) {
         if self.aborted {
             return;
         }
@@ -471,12 +474,12 @@ impl<'s> Walker<'s> {
 
 /// Reads the rest of a nested archive: into memory up to `max_mem` bytes, then into an unnamed
 /// temp file in `spill_dir` (O_TMPFILE: removed by the kernel when closed, even after a crash).
-fn spill_or_hold(reader: &mut dyn Read, head: Vec<u8>, max_mem: u64, spill_dir: &Path) -> io::Result<Held> {
+fn spill_or_hold(reader: &mut dyn Read, head: Vec<u8>, max_mem: u64, spill_dir: &Path) -> io::Result<Held<'static>> {
     let mut mem = head;
     let room = max_mem.saturating_sub(mem.len() as u64);
     reader.take(room + 1).read_to_end(&mut mem)?;
     if mem.len() as u64 <= max_mem {
-        return Ok(Held::Mem(mem));
+        return Ok(Held::Mem(Cow::Owned(mem)));
     }
     let mut file = spill_file(spill_dir)?;
     file.write_all(&mem)?;
