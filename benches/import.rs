@@ -62,6 +62,54 @@ fn make_corpus(root: &Path, files: usize) -> PathBuf {
     dir
 }
 
+/// The corpus packed as `zips.zip` (an outer zip holding one inner zip per 2,000 files of the
+/// first half) and `rest.7z` (the second half, LZMA2 level 1, solid). Cached beside the corpus.
+fn make_packed(root: &Path, corpus: &Path, files: usize) -> PathBuf {
+    use std::io::Write;
+    let dir = root.join(format!("packed-{files}"));
+    let marker = dir.join(".complete");
+    if marker.exists() {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("packed dir");
+    let t = Instant::now();
+    let mut list: Vec<PathBuf> = walkdir::WalkDir::new(corpus)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.file_name() != ".complete")
+        .map(|e| e.into_path())
+        .collect();
+    list.sort();
+    let (first, second) = list.split_at(list.len() / 2);
+    let rel = |p: &Path| p.strip_prefix(corpus).expect("under corpus").to_string_lossy().into_owned();
+    let opts = zip::write::SimpleFileOptions::default();
+    let mut outer = zip::ZipWriter::new(std::fs::File::create(dir.join("zips.zip")).expect("zips.zip"));
+    for (i, chunk) in first.chunks(2000).enumerate() {
+        let mut inner = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for p in chunk {
+            inner.start_file(rel(p), opts).expect("inner entry");
+            inner.write_all(&std::fs::read(p).expect("corpus file")).expect("inner data");
+        }
+        let bytes = inner.finish().expect("inner zip").into_inner();
+        outer.start_file(format!("part-{i:02}.zip"), opts).expect("outer entry");
+        outer.write_all(&bytes).expect("outer data");
+    }
+    outer.finish().expect("outer zip");
+    let mut sz = sevenz_rust2::ArchiveWriter::new(std::fs::File::create(dir.join("rest.7z")).expect("rest.7z"))
+        .expect("7z writer");
+    sz.set_content_methods(vec![sevenz_rust2::encoder_options::Lzma2Options::from_level(1).into()]);
+    for p in second {
+        let data = std::fs::read(p).expect("corpus file");
+        sz.push_archive_entry(sevenz_rust2::ArchiveEntry::new_file(&rel(p)), Some(data.as_slice())).expect("7z entry");
+    }
+    sz.finish().expect("7z finish");
+    std::fs::write(&marker, b"").expect("marker");
+    eprintln!("packed {} files into nested zips and a 7z in {:.1}s", list.len(), t.elapsed().as_secs_f64());
+    dir
+}
+
 struct MididRun {
     files: u64,
     secs: f64,
@@ -283,6 +331,24 @@ fn main() {
         midid_rates[midid_rates.len() / 2],
         ratios[ratios.len() / 2]
     );
+
+    // The same files packed into nested archives (a zip of zips, and a 7z), against the loose
+    // files, alternately: the archive path's cost is the ratio of the two.
+    let packed = make_packed(&root, &corpus, files);
+    println!("{:<8} {:>10} {:>12} {:>10}", "round", "loose f/s", "packed f/s", "packed/loose");
+    let mut packed_ratios = Vec::new();
+    for r in 1..=rounds {
+        drop_caches();
+        let l = run_midid(&corpus, &runs.join(format!("loose-{r}")));
+        drop_caches();
+        let p = run_midid(&packed, &runs.join(format!("packed-{r}")));
+        assert_eq!(p.files, l.files, "the packed corpus holds the same files");
+        let (lr, pr) = (l.files as f64 / l.secs, p.files as f64 / p.secs);
+        packed_ratios.push(pr / lr);
+        println!("{r:<8} {lr:>10.0} {pr:>12.0} {:>11.0} %", pr / lr * 100.0);
+    }
+    packed_ratios.sort_by(f64::total_cmp);
+    println!("median: packed at {:.0} % of loose files/s", packed_ratios[packed_ratios.len() / 2] * 100.0);
 
     let big = env_usize("MIDID_BENCH_RSS_FILES", 0);
     if big > 0 {
