@@ -19,7 +19,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -29,19 +28,8 @@ use midid::gen::{generate, GenSpec};
 use midid::midi::{Facts, Repairs, Timing};
 use rayon::prelude::*;
 
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
-}
-
-fn drop_caches() -> bool {
-    // SAFETY: no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return false;
-    }
-    // SAFETY: no preconditions.
-    unsafe { libc::sync() };
-    std::fs::write("/proc/sys/vm/drop_caches", b"3\n").is_ok()
-}
+mod common;
+use common::{drop_caches, env_usize, run_midid};
 
 fn make_corpus(root: &Path, files: usize) -> PathBuf {
     let dir = root.join(format!("corpus-{files}"));
@@ -63,7 +51,7 @@ fn make_corpus(root: &Path, files: usize) -> PathBuf {
 }
 
 /// The corpus packed as `zips.zip` (an outer zip holding one inner zip per 2,000 files of the
-/// first half) and `rest.7z` (the second half, LZMA2 level 1, solid). Cached beside the corpus.
+/// first half) and `rest.7z` (the second half, LZMA2 level 1, a block per file). Cached beside the corpus.
 fn make_packed(root: &Path, corpus: &Path, files: usize) -> PathBuf {
     use std::io::Write;
     let dir = root.join(format!("packed-{files}"));
@@ -108,63 +96,6 @@ fn make_packed(root: &Path, corpus: &Path, files: usize) -> PathBuf {
     std::fs::write(&marker, b"").expect("marker");
     eprintln!("packed {} files into nested zips and a 7z in {:.1}s", list.len(), t.elapsed().as_secs_f64());
     dir
-}
-
-struct MididRun {
-    files: u64,
-    secs: f64,
-    max_rss_kb: i64,
-}
-
-/// Runs `midid run` on `corpus` and samples its peak RSS (VmHWM) while it runs.
-///
-/// Not `wait4`'s `ru_maxrss`: Linux carries the high-water mark of the pre-exec address space
-/// (this bench process, which holds a generated corpus) into the child's figure, which made a
-/// 20,000- and a 200,000-file run report the same 68 MB. VmHWM belongs to the exec'd image only;
-/// polled every 10 ms, it can miss at most the growth of the last 10 ms before exit.
-fn run_midid(corpus: &Path, data: &Path) -> MididRun {
-    let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_midid"))
-        .arg("run")
-        .arg(corpus)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--json")
-        .env("MIDID_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawning midid");
-    let status_file = format!("/proc/{}/status", child.id());
-    // Read stdout on a thread so a full pipe can never block the child while we sample.
-    let mut stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        use std::io::Read;
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).expect("reading midid output");
-        s
-    });
-    let mut max_rss_kb = 0;
-    let status = loop {
-        if let Some(hwm) = std::fs::read_to_string(&status_file).ok().as_deref().and_then(vm_hwm_kb) {
-            max_rss_kb = max_rss_kb.max(hwm);
-        }
-        if let Some(status) = child.try_wait().expect("waiting for midid") {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    let secs = t.elapsed().as_secs_f64();
-    let out = reader.join().expect("stdout reader");
-    assert!(status.success(), "midid run failed: {status}");
-    let job: serde_json::Value = serde_json::from_str(&out).expect("midid --json output");
-    assert_eq!(job["state"], "done", "{job:#}");
-    MididRun { files: job["counts"]["discovered"].as_u64().unwrap_or(0), secs, max_rss_kb }
-}
-
-fn vm_hwm_kb(status: &str) -> Option<i64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The plain way to compute the same facts: midly's allocating `Smf::parse`.
