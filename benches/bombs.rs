@@ -105,6 +105,9 @@ fn dictionary_bomb() -> Vec<u8> {
     w.finish().expect("7z").into_inner()
 }
 
+/// Builds one bomb's bytes.
+type Builder = fn() -> Vec<u8>;
+
 fn main() {
     if std::env::args().all(|a| a != "--bench") {
         println!("bomb suite: run with `cargo bench -p midid --bench bombs`");
@@ -112,7 +115,7 @@ fn main() {
     }
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench-data/bombs"));
     let _ = std::fs::remove_dir_all(&root);
-    let bombs: Vec<(&str, fn() -> Vec<u8>)> = vec![
+    let bombs: [(&str, Builder); 4] = [
         ("overlap.zip", || overlap_bomb(20_000)),
         ("ratio.zip", ratio_bomb),
         ("nested.zip", nested_bomb),
