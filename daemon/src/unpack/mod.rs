@@ -1,5 +1,5 @@
-//! Archives: every MIDI file out of every layer of zip, 7z, tar (plain, gzip, zstd) and single-file
-//! gzip/zstd, with its provenance chain, under budgets that no input can get around.
+//! Archives: every MIDI file out of every layer of zip, 7z, RAR 4/5, tar (plain, gzip, zstd) and
+//! single-file gzip/zstd, with its provenance chain, under budgets that no input can get around.
 //!
 //! Every byte comes from the internet (DESIGN section 7), so:
 //! - containers are recognised by magic bytes, never by extension;
@@ -17,6 +17,7 @@
 //! (plus the nested archives being walked), never a whole pack.
 
 pub mod names;
+mod rar;
 mod sevenz;
 mod stream;
 mod zip;
@@ -318,6 +319,8 @@ impl<'s> Walker<'s> {
         self.stats.archives += 1;
         self.stats.max_depth = self.stats.max_depth.max(depth);
         let result = match held {
+            // The RAR library reads from a path, not from a Rust reader.
+            h if kind == Kind::Rar => rar::walk(self, h, path, depth),
             Held::Mem(v) => self.dispatch(kind, io::Cursor::new(v), path, depth),
             Held::Spilled(f) => self.dispatch(kind, io::BufReader::new(f), path, depth),
         };

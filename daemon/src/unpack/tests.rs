@@ -398,6 +398,7 @@ fn damaged_archives_never_panic_or_escape_their_budget() {
         zst(&tarball),
         zip(&[("n.zip", &zip(&refs))]),
         overlapping_zip(3, &m1),
+        rar4(&[("a.mid", &m1, 0), ("b/c.mid", &m2, 0), ("n.zip", &zip(&refs), 0)]),
     ];
     let limits = ArchiveLimits { max_total_bytes: 8 << 20, ..ArchiveLimits::default() };
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -428,5 +429,73 @@ fn damaged_archives_never_panic_or_escape_their_budget() {
             walker.walk_bytes(kind, &bytes, "damaged");
             assert!(budget.total.get() <= limits.max_total_bytes + (1 << 20), "fixture {f}: over budget");
         }
+    }
+}
+
+/// A RAR 4 archive of stored (method 0x30) entries, written by hand from RARLAB's technote: no
+/// RAR encoder is free to ship, and stored entries exercise the walk, names, nesting and
+/// damage just as well. `flags` per entry: 0x04 encrypted, 0xe0 directory.
+fn rar4(entries: &[(&str, &[u8], u16)]) -> Vec<u8> {
+    fn block(out: &mut Vec<u8>, body: &[u8]) {
+        let crc = (crc32(body) & 0xffff) as u16;
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(body);
+    }
+    let mut out = b"Rar!\x1a\x07\x00".to_vec();
+    block(&mut out, &[0x73, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0]);
+    for (name, data, flags) in entries {
+        let mut h = vec![0x74];
+        h.extend_from_slice(&(0x8000u16 | flags).to_le_bytes());
+        h.extend_from_slice(&((32 + name.len()) as u16).to_le_bytes());
+        h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        h.push(3);
+        h.extend_from_slice(&crc32(data).to_le_bytes());
+        h.extend_from_slice(&0x0021_0000u32.to_le_bytes());
+        h.push(20);
+        h.push(0x30);
+        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&(if flags & 0xe0 == 0xe0 { 0o40755u32 } else { 0o100644 }).to_le_bytes());
+        h.extend_from_slice(name.as_bytes());
+        block(&mut out, &h);
+        out.extend_from_slice(data);
+    }
+    block(&mut out, &[0x7b, 0x00, 0x40, 7, 0]);
+    out
+}
+
+#[test]
+fn rar_members_nesting_and_refusals() {
+    let (m1, m2) = (midi_bytes(0, 31), midi_bytes(1, 32));
+    let inner = zip(&[("Keys/Chords.mid", &m2)]);
+    let bytes = rar4(&[
+        ("Drums", b"", 0xe0),
+        ("Drums/Kick 01.mid", &m1, 0),
+        ("Drums/kit.wav", b"RIFF", 0),
+        ("More.zip", &inner, 0),
+        ("Locked.mid", &m1, 0x04),
+    ]);
+    assert_eq!(sniff(&bytes), Kind::Rar);
+    let (c, stats) = walk(&bytes, "/p/Pack.rar");
+    assert_eq!(c.paths(), vec!["/p/Pack.rar!/Drums/Kick 01.mid", "/p/Pack.rar!/More.zip!/Keys/Chords.mid"], "{c:?}");
+    assert_eq!(c.members[0].2, m1);
+    assert_eq!(c.reasons(), vec![Reason::EncryptedArchive], "{:?}", c.rejects);
+    assert_eq!(stats.archives, 2);
+    let mut skipped = c.skipped.clone();
+    skipped.sort();
+    assert_eq!(skipped, vec!["(dir)", "wav"]);
+
+    // A damaged data byte fails that entry's CRC; the entries before it are kept.
+    let mut bad = bytes.clone();
+    let at = bad.windows(4).position(|w| w == b"MThd").unwrap() + 20;
+    bad[at] ^= 0xff;
+    let (c, _) = walk(&bad, "bad.rar");
+    assert!(c.reasons().contains(&Reason::CorruptArchive), "{c:?}");
+    assert!(c.paths().contains(&"bad.rar!/More.zip!/Keys/Chords.mid"), "{c:?}");
+
+    // Cut short: no panic, a reject for what is lost.
+    for cut in [10, 30, bytes.len() / 2, bytes.len() - 3] {
+        let (c, _) = walk(&bytes[..cut], "cut.rar");
+        assert!(!c.rejects.is_empty() || !c.members.is_empty(), "cut at {cut}: {c:?}");
     }
 }

@@ -1,0 +1,260 @@
+//! RAR 4 and 5 through the reference decoder (`unrar_sys`, RARLAB's C++ library), used at the
+//! FFI level: the `unrar` crate's entry reader collects a whole entry into a Vec with no cap, and
+//! its extract helpers write to paths named by the archive. Here every byte the library produces
+//! arrives in our callback, which meters it against the walk's budgets and stops the library
+//! (by returning -1) the moment one is exceeded. The dictionary a file header asks for is checked
+//! before the entry is decoded, and passwords and further volumes are always refused.
+//!
+//! The library opens archives by path, so bytes held in memory are written to an unnamed temp
+//! file first and the library is given its `/proc/self/fd/N` path.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+
+use unrar_sys as ffi;
+
+use super::{spill_file, Abort, Budget, EntryError, Held, Walker};
+use crate::reject::Reason;
+
+/// The state the library's callback writes into for the entry being decoded.
+struct Decode {
+    budget: Rc<Budget>,
+    count_total: bool,
+    entry_cap: u64,
+    mem_cap: u64,
+    spill_dir: std::path::PathBuf,
+    buf: Vec<u8>,
+    spill: Option<File>,
+    produced: u64,
+    tripped: Option<EntryError>,
+    io_error: Option<io::Error>,
+}
+
+impl Decode {
+    fn data(&mut self, bytes: &[u8]) -> bool {
+        let n = bytes.len() as u64;
+        self.produced += n;
+        if self.count_total {
+            self.budget.total.set(self.budget.total.get() + n);
+        }
+        let l = &self.budget.limits;
+        if self.budget.total.get() > l.max_total_bytes {
+            self.tripped = Some(EntryError::Total(Abort {
+                reason: Reason::BombLimit,
+                detail: format!("inflated over the {}-byte budget of one outer archive", l.max_total_bytes),
+            }));
+            return false;
+        }
+        if self.produced > self.entry_cap {
+            self.tripped = Some(EntryError::Entry(format!("inflates past the {}-byte cap", self.entry_cap)));
+            return false;
+        }
+        let written = if let Some(f) = self.spill.as_mut() {
+            f.write_all(bytes)
+        } else if (self.buf.len() + bytes.len()) as u64 > self.mem_cap {
+            match spill_file(&self.spill_dir) {
+                Ok(mut f) => {
+                    let r = f.write_all(&self.buf).and_then(|()| f.write_all(bytes));
+                    self.buf = Vec::new();
+                    self.spill = Some(f);
+                    r
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            self.buf.extend_from_slice(bytes);
+            Ok(())
+        };
+        if let Err(e) = written {
+            self.io_error = Some(e);
+            return false;
+        }
+        true
+    }
+}
+
+extern "C" fn callback(msg: ffi::UINT, user: ffi::LPARAM, p1: ffi::LPARAM, p2: ffi::LPARAM) -> std::os::raw::c_int {
+    match msg {
+        ffi::UCM_PROCESSDATA if user != 0 => {
+            // SAFETY: `user` is the `Decode` that `walk` registered and keeps alive (and does not
+            // otherwise touch) while the library runs; p1/p2 are the library's data block.
+            let decode = unsafe { &mut *(user as *mut Decode) };
+            let len = usize::try_from(p2).unwrap_or(0);
+            let bytes = if len == 0 || p1 == 0 {
+                &[][..]
+            } else {
+                // SAFETY: the library passes a valid block of p2 bytes at p1 for this call.
+                unsafe { std::slice::from_raw_parts(p1 as *const u8, len) }
+            };
+            if decode.data(bytes) {
+                0
+            } else {
+                -1
+            }
+        }
+        // No passwords, no further volumes: refuse, and the entry fails.
+        _ => -1,
+    }
+}
+
+/// An open archive handle, closed on drop.
+struct Handle(*const ffi::Handle);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: a handle returned non-null by RAROpenArchiveEx, closed once.
+        unsafe { ffi::RARCloseArchive(self.0) };
+    }
+}
+
+fn wide_name(w: &[ffi::WCHAR]) -> String {
+    w.iter().take_while(|&&c| c != 0).map(|&c| char::from_u32(c as u32).unwrap_or('\u{fffd}')).collect()
+}
+
+pub(super) fn walk(w: &mut Walker<'_>, held: Held<'_>, path: &str, depth: u32) -> Result<(), Abort> {
+    let file = match held {
+        Held::Spilled(f) => f,
+        Held::Mem(bytes) => {
+            let written = spill_file(&w.spill_dir).and_then(|mut f| f.write_all(&bytes).map(|()| f));
+            match written {
+                Ok(f) => f,
+                Err(e) => {
+                    w.sink.reject(path, Reason::Io, format!("writing the archive to a temp file: {e}"));
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let Ok(name) = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())) else { return Ok(()) };
+    let limits = w.budget.limits;
+    let mut decode = Box::new(Decode {
+        budget: Rc::clone(&w.budget),
+        count_total: !w.upstream,
+        entry_cap: limits.max_entry_bytes,
+        mem_cap: limits.max_memory_bytes.max(limits.max_member_bytes + 1),
+        spill_dir: w.spill_dir.clone(),
+        buf: Vec::new(),
+        spill: None,
+        produced: 0,
+        tripped: None,
+        io_error: None,
+    });
+    let mut open = ffi::OpenArchiveDataEx::new(name.as_ptr(), ffi::RAR_OM_EXTRACT);
+    open.callback = Some(callback);
+    open.user_data = &mut *decode as *mut Decode as ffi::LPARAM;
+    // SAFETY: `open` and the name it points to outlive the call.
+    let raw = unsafe { ffi::RAROpenArchiveEx(&mut open as *mut _ as *const _) };
+    if raw.is_null() || open.open_result != 0 {
+        let (reason, what) = open_error(open.open_result as i32);
+        w.sink.reject(path, reason, format!("rar: {what}"));
+        if !raw.is_null() {
+            drop(Handle(raw));
+        }
+        return Ok(());
+    }
+    let handle = Handle(raw);
+    let mut i = 0usize;
+    loop {
+        let mut header = ffi::HeaderDataEx::default();
+        // SAFETY: handle is open; header is a valid out-parameter.
+        let rc = unsafe { ffi::RARReadHeaderEx(handle.0, &mut header as *mut _ as *const _) };
+        if rc == ffi::ERAR_END_ARCHIVE {
+            break;
+        }
+        if rc != ffi::ERAR_SUCCESS {
+            let (reason, what) = open_error(rc);
+            w.sink.reject(path, reason, format!("rar header {i}: {what}; entries after this point are lost"));
+            break;
+        }
+        let entry_name = wide_name(&header.filename_w);
+        let entry_path = format!("{path}!/{entry_name}");
+        let skip = |h: &Handle| {
+            // SAFETY: handle is open and positioned at this header.
+            unsafe { ffi::RARProcessFile(h.0, ffi::RAR_SKIP, std::ptr::null(), std::ptr::null()) }
+        };
+        let dict = u64::from(header.dict_size) * 1024;
+        let wanted = Walker::skip_label(&entry_name);
+        if header.flags & ffi::RHDF_DIRECTORY != 0 {
+            w.count_entry()?;
+            w.sink.skipped("(dir)");
+            skip(&handle);
+        } else if let Some(label) = wanted {
+            w.count_entry()?;
+            w.sink.skipped(&label);
+            skip(&handle);
+        } else if header.flags & ffi::RHDF_ENCRYPTED != 0 {
+            w.count_entry()?;
+            w.sink.reject(&entry_path, Reason::EncryptedArchive, format!("entry {i} is encrypted"));
+            skip(&handle);
+        } else if dict > limits.max_dict_bytes {
+            w.count_entry()?;
+            let detail =
+                format!("entry {i} asks for a {dict}-byte dictionary, over the {}-byte cap", limits.max_dict_bytes);
+            w.sink.reject(&entry_path, Reason::BombLimit, detail);
+            skip(&handle);
+        } else {
+            decode.buf.clear();
+            decode.spill = None;
+            decode.produced = 0;
+            decode.tripped = None;
+            decode.io_error = None;
+            // SAFETY: handle is open; the callback's user data (`decode`) is alive and only the
+            // callback touches it during this call.
+            let rc = unsafe { ffi::RARProcessFile(handle.0, ffi::RAR_TEST, std::ptr::null(), std::ptr::null()) };
+            match decode.tripped.take() {
+                Some(EntryError::Total(a)) => return Err(a),
+                Some(EntryError::Entry(d) | EntryError::Ratio(d)) => {
+                    w.count_entry()?;
+                    w.sink.reject(&entry_path, Reason::BombLimit, d);
+                }
+                None if rc != ffi::ERAR_SUCCESS => {
+                    w.count_entry()?;
+                    let (reason, what) = open_error(rc);
+                    let what = decode.io_error.take().map_or(what.to_string(), |e| format!("{what} ({e})"));
+                    w.sink.reject(&entry_path, reason, format!("entry {i}: {what}"));
+                }
+                None => {
+                    let packed = u64::from(header.pack_size) | (u64::from(header.pack_size_high) << 32);
+                    let bytes = std::mem::take(&mut decode.buf);
+                    let spilled = decode.spill.take();
+                    // The callback already counted these bytes toward the outer budget.
+                    let was = std::mem::replace(&mut w.upstream, true);
+                    let r = match spilled {
+                        None => w.entry(&mut io::Cursor::new(bytes), &entry_path, &entry_name, Some(packed), depth),
+                        Some(mut f) => match f.rewind() {
+                            Ok(()) => {
+                                let mut reader = io::BufReader::new(f);
+                                w.entry(&mut reader as &mut dyn Read, &entry_path, &entry_name, Some(packed), depth)
+                            }
+                            Err(e) => {
+                                w.sink.reject(&entry_path, Reason::Io, format!("reading back a spilled entry: {e}"));
+                                Ok(())
+                            }
+                        },
+                    };
+                    w.upstream = was;
+                    r?;
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The library's error codes as reject reasons.
+fn open_error(code: i32) -> (Reason, &'static str) {
+    match code {
+        ffi::ERAR_MISSING_PASSWORD | ffi::ERAR_BAD_PASSWORD => (Reason::EncryptedArchive, "password required"),
+        ffi::ERAR_UNKNOWN_FORMAT => (Reason::UnsupportedArchive, "unknown RAR format"),
+        ffi::ERAR_NO_MEMORY => (Reason::BombLimit, "the decoder ran out of memory"),
+        ffi::ERAR_EOPEN | ffi::ERAR_EREAD => (Reason::Io, "read error"),
+        ffi::ERAR_BAD_DATA => (Reason::CorruptArchive, "bad data (CRC mismatch)"),
+        ffi::ERAR_BAD_ARCHIVE => (Reason::CorruptArchive, "not a valid RAR archive"),
+        _ => (Reason::CorruptArchive, "the RAR decoder failed"),
+    }
+}
