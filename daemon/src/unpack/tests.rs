@@ -499,3 +499,54 @@ fn rar_members_nesting_and_refusals() {
         assert!(!c.rejects.is_empty() || !c.members.is_empty(), "cut at {cut}: {c:?}");
     }
 }
+
+#[test]
+fn huge_declared_entry_count_costs_nothing() {
+    let m = midi_bytes(0, 12);
+    let mut bytes = zip(&[("a.mid", &m)]);
+    // The end-of-central-directory record claims 65,535 entries on this disk and in total.
+    let eocd = bytes.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    bytes[eocd + 8..eocd + 12].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+    let (c, _) = walk(&bytes, "count.zip");
+    // Either the one real entry is read (from the directory or by salvage) or the lie is a
+    // corrupt archive; never an allocation sized by the claim, never a hang.
+    assert!(c.members.len() <= 1, "{c:?}");
+    assert!(!c.members.is_empty() || c.reasons().contains(&Reason::CorruptArchive), "{c:?}");
+}
+
+#[test]
+fn symlink_entries_are_skipped_not_followed() {
+    let m = midi_bytes(0, 13);
+    let mut b = ::tar::Builder::new(Vec::new());
+    let mut h = ::tar::Header::new_gnu();
+    h.set_entry_type(::tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_cksum();
+    b.append_link(&mut h, "evil.mid", "/etc/passwd").unwrap();
+    let mut h = ::tar::Header::new_gnu();
+    h.set_size(m.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "real.mid", m.as_slice()).unwrap();
+    let (c, _) = walk(&b.into_inner().unwrap(), "links.tar");
+    assert_eq!(c.paths(), vec!["links.tar!/real.mid"]);
+    assert_eq!(c.skipped, vec!["(symlink)"]);
+    // A zip entry flagged as a Unix symlink is skipped the same way.
+    let mut w = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+    w.add_symlink("link.mid", "/etc/passwd", ::zip::write::SimpleFileOptions::default()).unwrap();
+    let (c, _) = walk(&w.finish().unwrap().into_inner(), "links.zip");
+    assert!(c.members.is_empty(), "{c:?}");
+    assert_eq!(c.skipped, vec!["(symlink)"]);
+}
+
+#[test]
+fn zip_in_7z_in_rar_in_tar_chain() {
+    let m = midi_bytes(2, 14);
+    let z = zip(&[("Kick.mid", &m)]);
+    let s = sevenz(&[("Drums.zip", &z)]);
+    let r = rar4(&[("Drums.7z", &s, 0)]);
+    let t = tar(&[("Pack/Drums.rar", &r)]);
+    let (c, stats) = walk(&t, "Pack.tar");
+    assert_eq!(c.paths(), vec!["Pack.tar!/Pack/Drums.rar!/Drums.7z!/Drums.zip!/Kick.mid"], "{c:?}");
+    assert_eq!(stats.max_depth, 4);
+}
