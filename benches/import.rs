@@ -209,7 +209,7 @@ fn run_baseline(corpus: &Path, data: &Path) -> (u64, f64) {
         }
         let path = p.to_string_lossy();
         let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-        sqlite::insert_source(&tx, id, 1, &path, &name).expect("insert source");
+        sqlite::insert_source_row(&tx, id, 1, &path, &name, None).expect("insert source");
     }
     tx.commit().expect("commit");
     (paths.len() as u64, t.elapsed().as_secs_f64())

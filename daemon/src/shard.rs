@@ -225,9 +225,9 @@ struct ShardSink<'a> {
 }
 
 impl Sink for ShardSink<'_> {
-    fn member(&mut self, path: &str, name: &str, bytes: &[u8]) {
+    fn member(&mut self, path: &str, name: &str, raw_name: Option<&[u8]>, bytes: &[u8]) {
         self.members += 1;
-        self.shard.member(self.job, path, name, bytes, self.shared);
+        self.shard.member(self.job, path, name, raw_name, bytes, self.shared);
     }
 
     fn reject(&mut self, path: &str, reason: Reason, detail: String) {
@@ -237,6 +237,13 @@ impl Sink for ShardSink<'_> {
     fn skipped(&mut self, what: &str) {
         self.job.count_skipped(what);
     }
+}
+
+/// A loose file's name bytes when they are not UTF-8 (the catalog keeps them beside the text).
+fn raw_file_name(path: &std::path::Path) -> Option<Box<[u8]>> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = path.file_name()?;
+    name.to_str().is_none().then(|| Box::from(name.as_bytes()))
 }
 
 /// The content id of a file too large to hold in memory, read in 1 MiB steps.
@@ -382,7 +389,8 @@ impl Shard {
             Done::Wrote { unit, id, facts, buf, res } => {
                 let size = buf.len() as u64;
                 self.pool.give(buf);
-                let source = Source { job: unit.job, path: unit.provenance, name: unit.name };
+                let raw_name = raw_file_name(&unit.path);
+                let source = Source { job: unit.job, path: unit.provenance, name: unit.name, raw_name };
                 match res {
                     Ok(()) => match shared.index.claim(id) {
                         None => self.rows.push(Row::File { id, size, facts, source }),
@@ -410,7 +418,11 @@ impl Shard {
         match self.classify(&job, buf.as_slice(), shared) {
             Verdict::Duplicate(id) => {
                 self.pool.give(buf);
-                self.rows.push(Row::Duplicate { id, source: Source { job, path: unit.provenance, name: unit.name } });
+                let raw_name = raw_file_name(&unit.path);
+                self.rows.push(Row::Duplicate {
+                    id,
+                    source: Source { job, path: unit.provenance, name: unit.name, raw_name },
+                });
                 None
             }
             Verdict::Reject(reason, detail) => {
@@ -528,11 +540,12 @@ impl Shard {
 
     /// One MIDI member of an archive, decoded: the same stages as a loose file, with the object
     /// written synchronously (the walk is synchronous code).
-    fn member(&mut self, job: &Arc<Job>, path: &str, name: &str, bytes: &[u8], shared: &Shared) {
+    fn member(&mut self, job: &Arc<Job>, path: &str, name: &str, raw: Option<&[u8]>, bytes: &[u8], shared: &Shared) {
         Counters::add(&job.counters.discovered, 1);
         Counters::add(&job.counters.read, 1);
         Counters::add(&job.counters.bytes, bytes.len() as u64);
-        let source = Source { job: Arc::clone(job), path: path.to_string(), name: name.to_string() };
+        let raw_name = raw.map(Box::from);
+        let source = Source { job: Arc::clone(job), path: path.to_string(), name: name.to_string(), raw_name };
         match self.classify(job, bytes, shared) {
             Verdict::Duplicate(id) => self.rows.push(Row::Duplicate { id, source }),
             Verdict::Reject(reason, detail) => {

@@ -10,7 +10,7 @@ struct Check {
 }
 
 impl Sink for Check {
-    fn member(&mut self, _path: &str, _name: &str, bytes: &[u8]) {
+    fn member(&mut self, _path: &str, _name: &str, _raw: Option<&[u8]>, bytes: &[u8]) {
         assert!(bytes.len() as u64 <= self.limits.max_member_bytes, "member over the cap");
         self.member_bytes += bytes.len() as u64;
     }

@@ -23,8 +23,10 @@ pub struct Source {
     pub job: Arc<Job>,
     /// Provenance path: absolute path as discovered (later with `!/` steps into archives).
     pub path: String,
-    /// The file's own name, as found.
+    /// The file's own name, as found (decoded to text).
     pub name: String,
+    /// The name's original bytes, kept when they were not UTF-8.
+    pub raw_name: Option<Box<[u8]>>,
 }
 
 /// One row-to-be, produced by a shard (or by discovery, for rejects it finds itself).

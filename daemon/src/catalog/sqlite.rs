@@ -157,10 +157,22 @@ pub fn insert_file(conn: &Connection, id: &ContentId, size: u64, f: &Facts, job:
     Ok(n == 1)
 }
 
-pub fn insert_source(conn: &Connection, id: &ContentId, job: u64, path: &str, name: &str) -> rusqlite::Result<bool> {
+pub fn insert_source(conn: &Connection, id: &ContentId, s: &crate::catalog::Source) -> rusqlite::Result<bool> {
+    insert_source_row(conn, id, s.job.id, &s.path, &s.name, s.raw_name.as_deref())
+}
+
+/// The same row from plain values (the benchmark's baseline writes through this).
+pub fn insert_source_row(
+    conn: &Connection,
+    id: &ContentId,
+    job: u64,
+    path: &str,
+    name: &str,
+    raw_name: Option<&[u8]>,
+) -> rusqlite::Result<bool> {
     let n = conn
-        .prepare_cached("INSERT OR IGNORE INTO sources (hash, job, path, name) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![&id[..], job as i64, path, name])?;
+        .prepare_cached("INSERT OR IGNORE INTO sources (hash, job, path, name, raw_name) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![&id[..], job as i64, path, name, raw_name])?;
     Ok(n == 1)
 }
 

@@ -104,7 +104,7 @@ impl Writer {
                     Row::File { id, size, facts, source } => {
                         let t = tally(&mut tallies, &source.job);
                         let new = sqlite::insert_file(&tx, id, *size, facts, source.job.id)?;
-                        sqlite::insert_source(&tx, id, source.job.id, &source.path, &source.name)?;
+                        sqlite::insert_source(&tx, id, source)?;
                         if new {
                             t.1.imported += 1;
                         } else {
@@ -114,7 +114,7 @@ impl Writer {
                         committed_ids.insert(*id);
                         if let Some(waiting) = self.parked.remove(id) {
                             for s in waiting {
-                                sqlite::insert_source(&tx, id, s.job.id, &s.path, &s.name)?;
+                                sqlite::insert_source(&tx, id, &s)?;
                                 let t = tally(&mut tallies, &s.job);
                                 t.1.duplicates += 1;
                                 t.2 += 1;
@@ -132,7 +132,7 @@ impl Writer {
                             // Parking moves the source out; counted when its file row commits.
                             continue;
                         }
-                        sqlite::insert_source(&tx, id, source.job.id, &source.path, &source.name)?;
+                        sqlite::insert_source(&tx, id, source)?;
                         let t = tally(&mut tallies, &source.job);
                         t.1.duplicates += 1;
                         t.2 += 1;

@@ -140,8 +140,9 @@ pub fn sniff(head: &[u8]) -> Kind {
 
 /// Where the walk sends what it finds.
 pub trait Sink {
-    /// A member that is MIDI by name or by magic, fully decoded.
-    fn member(&mut self, path: &str, name: &str, bytes: &[u8]);
+    /// A member that is MIDI by name or by magic, fully decoded. `raw_name` holds the entry
+    /// name's bytes when they were not UTF-8 (a legacy zip name; `name` is then the decoding).
+    fn member(&mut self, path: &str, name: &str, raw_name: Option<&[u8]>, bytes: &[u8]);
     fn reject(&mut self, path: &str, reason: Reason, detail: String);
     /// A member skipped on purpose: its lowercase extension, `(none)`, or `(junk)` for OS litter
     /// (`__MACOSX/`, `._*`, `.DS_Store`, `Thumbs.db`) and `(dir)` for directory entries.
@@ -271,6 +272,8 @@ pub struct Walker<'s> {
     budget: Rc<Budget>,
     /// Set while walking a tar inside a gzip/zstd stream, whose meter counts the bytes.
     upstream: bool,
+    /// The raw bytes of the next entry's name, set by a container whose names may not be UTF-8.
+    raw_name: Option<Vec<u8>>,
     spill_dir: PathBuf,
     sink: &'s mut dyn Sink,
     stats: Stats,
@@ -287,6 +290,7 @@ impl<'s> Walker<'s> {
                 stream_trip: RefCell::new(None),
             }),
             upstream: false,
+            raw_name: None,
             spill_dir: spill_dir.to_path_buf(),
             sink,
             stats: Stats::default(),
@@ -382,6 +386,7 @@ impl<'s> Walker<'s> {
         packed: Option<u64>,
         depth: u32,
     ) -> Result<(), Abort> {
+        let raw_name = self.raw_name.take();
         self.count_entry()?;
         if let Some(label) = Self::skip_label(name) {
             self.sink.skipped(&label);
@@ -437,7 +442,8 @@ impl<'s> Walker<'s> {
             self.sink.reject(path, Reason::TooLarge, format!("over the {}-byte cap", l.max_member_bytes));
             return Ok(());
         }
-        self.sink.member(path, names::last_component(name), &bytes);
+        let raw_last = raw_name.as_deref().map(names::last_component_raw);
+        self.sink.member(path, names::last_component(name), raw_last, &bytes);
         Ok(())
     }
 

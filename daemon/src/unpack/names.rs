@@ -28,6 +28,14 @@ pub fn last_component(name: &str) -> &str {
     trimmed.rsplit(['/', '\\']).next().unwrap_or(trimmed)
 }
 
+/// The last component of a raw (undecoded) entry name.
+pub fn last_component_raw(name: &[u8]) -> &[u8] {
+    let end = name.iter().rposition(|&b| b != b'/' && b != b'\\').map_or(0, |i| i + 1);
+    let trimmed = &name[..end];
+    let start = trimmed.iter().rposition(|&b| b == b'/' || b == b'\\').map_or(0, |i| i + 1);
+    &trimmed[start..]
+}
+
 /// OS litter that ships inside packs and is never music.
 pub fn is_junk(name: &str) -> bool {
     let last = last_component(name);

@@ -8,13 +8,15 @@ use crate::gen::midi_bytes;
 #[derive(Default, Debug)]
 struct Collect {
     members: Vec<(String, String, Vec<u8>)>,
+    raw_names: Vec<Option<Vec<u8>>>,
     rejects: Vec<(String, Reason, String)>,
     skipped: Vec<String>,
 }
 
 impl Sink for Collect {
-    fn member(&mut self, path: &str, name: &str, bytes: &[u8]) {
+    fn member(&mut self, path: &str, name: &str, raw_name: Option<&[u8]>, bytes: &[u8]) {
         self.members.push((path.to_string(), name.to_string(), bytes.to_vec()));
+        self.raw_names.push(raw_name.map(<[u8]>::to_vec));
     }
     fn reject(&mut self, path: &str, reason: Reason, detail: String) {
         self.rejects.push((path.to_string(), reason, detail));
@@ -355,6 +357,7 @@ fn legacy_code_page_names_are_decoded() {
     }
     let (c, _) = walk(&bytes, "jp.zip");
     assert_eq!(c.paths(), vec!["jp.zip!/ドラム.mid"]);
+    assert_eq!(c.raw_names, vec![Some(sjis.to_vec())], "the raw name bytes are kept");
 }
 
 #[test]

@@ -94,6 +94,9 @@ pub(super) fn walk<R: Read + Seek>(w: &mut Walker<'_>, mut src: R, path: &str, d
                 continue;
             }
         };
+        if std::str::from_utf8(&raw).is_err() {
+            w.raw_name = Some(raw);
+        }
         w.entry(&mut file, &entry_path, &name, Some(packed), depth)?;
     }
     Ok(())
@@ -140,6 +143,9 @@ fn salvage_from_local_headers<R: Read + Seek>(
         // Local headers are read one at a time, so the code page is decided per name.
         let page = names::detect(&[&raw]);
         let name = names::decode(&raw, page == CodePage::Utf8, page);
+        if std::str::from_utf8(&raw).is_err() {
+            w.raw_name = Some(raw.clone());
+        }
         let entry_path = format!("{path}!/{name}");
         if file.is_dir() {
             w.count_entry()?;
