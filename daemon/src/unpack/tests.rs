@@ -553,3 +553,71 @@ fn zip_in_7z_in_rar_in_tar_chain() {
     assert_eq!(c.paths(), vec!["Pack.tar!/Pack/Drums.rar!/Drums.7z!/Drums.zip!/Kick.mid"], "{c:?}");
     assert_eq!(stats.max_depth, 4);
 }
+
+/// A 7z built by hand: one Copy-coded folder holding `files` back to back, and a plain
+/// (unencoded) header whose names are the given UTF-16 units, so a test can write names no
+/// `&str` can hold (unpaired surrogates).
+fn sevenz_raw_names(files: &[(&[u16], &[u8])]) -> Vec<u8> {
+    fn num(out: &mut Vec<u8>, v: usize) {
+        assert!(v < 1 << 14);
+        if v < 0x80 {
+            out.push(v as u8);
+        } else {
+            out.push(0x80 | (v >> 8) as u8);
+            out.push(v as u8);
+        }
+    }
+    let data: Vec<u8> = files.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let mut h = vec![0x01, 0x04, 0x06];
+    num(&mut h, 0);
+    num(&mut h, 1);
+    h.push(0x09);
+    num(&mut h, data.len());
+    h.push(0x00);
+    h.extend_from_slice(&[0x07, 0x0b]);
+    num(&mut h, 1);
+    h.extend_from_slice(&[0x00, 0x01, 0x01, 0x00]);
+    h.push(0x0c);
+    num(&mut h, data.len());
+    h.push(0x00);
+    h.extend_from_slice(&[0x08, 0x0d]);
+    num(&mut h, files.len());
+    h.push(0x09);
+    for (_, d) in &files[..files.len() - 1] {
+        num(&mut h, d.len());
+    }
+    h.extend_from_slice(&[0x00, 0x00, 0x05]);
+    num(&mut h, files.len());
+    let mut names = vec![0u8];
+    for (n, _) in files {
+        for u in n.iter().chain(&[0u16]) {
+            names.extend_from_slice(&u.to_le_bytes());
+        }
+    }
+    h.push(0x11);
+    num(&mut h, names.len());
+    h.extend_from_slice(&names);
+    h.extend_from_slice(&[0x00, 0x00]);
+    let mut start = Vec::new();
+    start.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    start.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    start.extend_from_slice(&crc32(&h).to_le_bytes());
+    let mut out = b"7z\xbc\xaf\x27\x1c\x00\x04".to_vec();
+    out.extend_from_slice(&crc32(&start).to_le_bytes());
+    out.extend_from_slice(&start);
+    out.extend_from_slice(&data);
+    out.extend_from_slice(&h);
+    out
+}
+
+#[test]
+fn sevenz_unpaired_surrogate_name_does_not_lose_the_archive() {
+    let (m1, m2) = (midi_bytes(0, 51), midi_bytes(1, 52));
+    let good: Vec<u16> = "Good.mid".encode_utf16().collect();
+    let odd: Vec<u16> = [0x0042, 0xd800, 0x002e, 0x006d, 0x0069, 0x0064].to_vec(); // "B\u{d800}.mid"
+    let bytes = sevenz_raw_names(&[(&good, &m1), (&odd, &m2)]);
+    let (c, _) = walk(&bytes, "odd.7z");
+    assert!(c.rejects.is_empty(), "{:?}", c.rejects);
+    assert_eq!(c.paths(), vec!["odd.7z!/B\u{fffd}.mid", "odd.7z!/Good.mid"]);
+    assert_eq!(c.members.iter().find(|m| m.1 == "Good.mid").unwrap().2, m1);
+}
