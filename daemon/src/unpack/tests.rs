@@ -621,3 +621,24 @@ fn sevenz_unpaired_surrogate_name_does_not_lose_the_archive() {
     assert_eq!(c.paths(), vec!["odd.7z!/B\u{fffd}.mid", "odd.7z!/Good.mid"]);
     assert_eq!(c.members.iter().find(|m| m.1 == "Good.mid").unwrap().2, m1);
 }
+
+#[test]
+fn one_shot_inflate_keeps_every_check_of_the_stream() {
+    let m = midi_bytes(0, 61);
+    // A lying directory: 20 MiB of zeros declared as 100 bytes still stops at the member cap.
+    let zeros = vec![0u8; 20 << 20];
+    let mut bytes = zip(&[("liar.mid", &zeros), ("ok.mid", &m)]);
+    let cd = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    bytes[cd + 24..cd + 28].copy_from_slice(&100u32.to_le_bytes());
+    let (c, _) = walk(&bytes, "liar.zip");
+    assert_eq!(c.reasons(), vec![Reason::TooLarge], "{:?}", c.rejects);
+    assert_eq!(c.paths(), vec!["liar.zip!/ok.mid"]);
+    // A wrong CRC in the directory is caught on the one-shot path too.
+    let mut bytes = zip(&[("a.mid", &m), ("b.mid", &midi_bytes(1, 62))]);
+    let cd = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    bytes[cd + 16] ^= 0xff;
+    let (c, _) = walk(&bytes, "crc.zip");
+    assert_eq!(c.reasons(), vec![Reason::CorruptArchive], "{:?}", c.rejects);
+    assert!(c.rejects[0].2.contains("CRC"), "{:?}", c.rejects);
+    assert_eq!(c.paths(), vec!["crc.zip!/b.mid"]);
+}

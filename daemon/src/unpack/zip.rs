@@ -57,8 +57,12 @@ pub(super) fn walk<R: Read + Seek>(w: &mut Walker<'_>, mut src: R, path: &str, d
         let (raw, flagged) = raws.get(i).cloned().unwrap_or_default();
         let name = names::decode(&raw, flagged, page);
         let entry_path = format!("{path}!/{name}");
-        let (is_dir, is_symlink, encrypted, packed) = match archive.by_index_data(i) {
-            Ok(e) => (e.is_dir(), e.is_symlink(), e.encrypted(), e.compressed_size()),
+        let (is_dir, is_symlink, encrypted, packed, fast) = match archive.by_index_data(i) {
+            Ok(e) => {
+                let fast = (e.compression() == ::zip::CompressionMethod::Deflated && is_small_midi(&name, &e, w))
+                    .then(|| (e.size(), e.crc32()));
+                (e.is_dir(), e.is_symlink(), e.encrypted(), e.compressed_size(), fast)
+            }
             Err(e) => {
                 w.count_entry()?;
                 w.sink.reject(&entry_path, Reason::CorruptArchive, format!("entry {i}: {e}"));
@@ -85,6 +89,11 @@ pub(super) fn walk<R: Read + Seek>(w: &mut Walker<'_>, mut src: R, path: &str, d
             }
             continue;
         }
+        if let Some((_, crc)) = fast {
+            let raw_name = std::str::from_utf8(&raw).is_err().then_some(raw);
+            inflate_member(w, &mut archive, i, packed, crc, &entry_path, &name, raw_name, depth)?;
+            continue;
+        }
         let mut file = match archive.by_index(i) {
             Ok(f) => f,
             Err(e) => {
@@ -100,6 +109,80 @@ pub(super) fn walk<R: Read + Seek>(w: &mut Walker<'_>, mut src: R, path: &str, d
         w.entry(&mut file, &entry_path, &name, Some(packed), depth)?;
     }
     Ok(())
+}
+
+/// A MIDI-named member whose declared and packed sizes are within the member cap: small enough
+/// to decode in one shot.
+fn is_small_midi(name: &str, e: &::zip::read::ZipFileEntry<'_>, w: &Walker<'_>) -> bool {
+    let cap = w.budget.limits.max_member_bytes;
+    names::extension(name).is_some_and(|x| names::MIDI_EXTENSIONS.contains(&x.as_str()))
+        && !names::is_junk(name)
+        && e.size() <= cap
+        && e.compressed_size() <= cap
+}
+
+/// Decodes a small deflated MIDI member in one shot with zune-inflate (faster than the stream for
+/// MIDI-sized data), under the same budgets as the stream: output limited to the member cap and
+/// the ratio allowance, counted toward the outer total, CRC-checked against the directory.
+#[allow(clippy::too_many_arguments)]
+fn inflate_member<R: Read + Seek>(
+    w: &mut Walker<'_>,
+    archive: &mut ZipArchive<R>,
+    i: usize,
+    packed: u64,
+    crc: u32,
+    path: &str,
+    name: &str,
+    raw_name: Option<Vec<u8>>,
+    depth: u32,
+) -> Result<(), Abort> {
+    let l = w.budget.limits;
+    let mut compressed = Vec::with_capacity(packed as usize);
+    let read = archive.by_index_raw(i).and_then(|f| f.take(packed).read_to_end(&mut compressed).map_err(ZipError::Io));
+    if let Err(e) = read {
+        w.count_entry()?;
+        w.sink.reject(path, reason_for(&e), format!("entry {i}: {e}"));
+        return Ok(());
+    }
+    let ratio_allowance = l.ratio_floor_bytes.max(packed.max(1).saturating_mul(l.max_ratio));
+    let limit = (l.max_member_bytes + 1).min(ratio_allowance + 1).min(l.max_entry_bytes + 1);
+    let opts = zune_inflate::DeflateOptions::default().set_limit(usize::try_from(limit).unwrap_or(usize::MAX));
+    let decoded = zune_inflate::DeflateDecoder::new_with_options(&compressed, opts).decode_deflate();
+    let bytes = match decoded {
+        Ok(b) => b,
+        Err(e) => {
+            w.count_entry()?;
+            let (reason, detail) = match e.error {
+                zune_inflate::errors::DecodeErrorStatus::OutputLimitExceeded(..) if limit > l.max_member_bytes => {
+                    (Reason::TooLarge, format!("over the {}-byte cap", l.max_member_bytes))
+                }
+                zune_inflate::errors::DecodeErrorStatus::OutputLimitExceeded(..) => {
+                    (Reason::BombLimit, format!("compression ratio over {}:1 ({packed} bytes packed)", l.max_ratio))
+                }
+                other => (Reason::CorruptArchive, format!("entry {i}: inflating failed: {other:?}")),
+            };
+            w.sink.reject(path, reason, detail);
+            return Ok(());
+        }
+    };
+    let mut check = flate2::Crc::new();
+    check.update(&bytes);
+    if check.sum() != crc {
+        w.count_entry()?;
+        w.sink.reject(path, Reason::CorruptArchive, format!("entry {i}: CRC mismatch"));
+        return Ok(());
+    }
+    let total = w.budget.total.get() + if w.upstream { 0 } else { bytes.len() as u64 };
+    w.budget.total.set(total);
+    if let Some(a) = w.budget.take_trip() {
+        return Err(a);
+    }
+    // Counted above; the member's own meter must not count it again.
+    let was = std::mem::replace(&mut w.upstream, true);
+    w.raw_name = raw_name;
+    let r = w.entry(&mut std::io::Cursor::new(bytes), path, name, Some(packed), depth);
+    w.upstream = was;
+    r
 }
 
 fn reason_for(e: &ZipError) -> Reason {
