@@ -431,7 +431,7 @@ impl<'s> Walker<'s> {
             return match tripped {
                 Some(EntryError::Entry(_)) if l.max_member_bytes <= l.max_entry_bytes => {
                     let detail = format!("over the {}-byte cap", l.max_member_bytes);
-                    self.sink.reject(path, Reason::TooLarge, detail);
+                    self.sink.reject(path, Reason::TooLarge, format!("{}: {detail}", self.entry_label()));
                     Ok(())
                 }
                 other => self.entry_failed(other, e, path),
@@ -439,12 +439,19 @@ impl<'s> Walker<'s> {
         }
         self.stats.inflated_bytes += meter.produced;
         if bytes.len() as u64 > l.max_member_bytes {
-            self.sink.reject(path, Reason::TooLarge, format!("over the {}-byte cap", l.max_member_bytes));
+            let detail = format!("{}: over the {}-byte cap", self.entry_label(), l.max_member_bytes);
+            self.sink.reject(path, Reason::TooLarge, detail);
             return Ok(());
         }
         let raw_last = raw_name.as_deref().map(names::last_component_raw);
         self.sink.member(path, names::last_component(name), raw_last, &bytes);
         Ok(())
+    }
+
+    /// Which entry a reject is about: its number among all entries of the outer archive, at every
+    /// level, in walk order (1-based), which stays meaningful where names repeat or are empty.
+    fn entry_label(&self) -> String {
+        format!("entry #{} of the outer archive", self.budget.entries.get())
     }
 
     /// Reads and discards what is left of an entry, under the same budgets (a streaming reader
@@ -467,7 +474,7 @@ impl<'s> Walker<'s> {
         match tripped {
             Some(EntryError::Total(a)) => Err(a),
             Some(EntryError::Entry(detail) | EntryError::Ratio(detail)) => {
-                self.sink.reject(path, Reason::BombLimit, detail);
+                self.sink.reject(path, Reason::BombLimit, format!("{}: {detail}", self.entry_label()));
                 Ok(())
             }
             None => {

@@ -154,11 +154,12 @@ fn inflate_member<R: Read + Seek>(
             w.count_entry()?;
             let (reason, detail) = match e.error {
                 zune_inflate::errors::DecodeErrorStatus::OutputLimitExceeded(..) if limit > l.max_member_bytes => {
-                    (Reason::TooLarge, format!("over the {}-byte cap", l.max_member_bytes))
+                    (Reason::TooLarge, format!("entry {i}: over the {}-byte cap", l.max_member_bytes))
                 }
-                zune_inflate::errors::DecodeErrorStatus::OutputLimitExceeded(..) => {
-                    (Reason::BombLimit, format!("compression ratio over {}:1 ({packed} bytes packed)", l.max_ratio))
-                }
+                zune_inflate::errors::DecodeErrorStatus::OutputLimitExceeded(..) => (
+                    Reason::BombLimit,
+                    format!("entry {i}: compression ratio over {}:1 ({packed} bytes packed)", l.max_ratio),
+                ),
                 other => (Reason::CorruptArchive, format!("entry {i}: inflating failed: {other:?}")),
             };
             w.sink.reject(path, reason, detail);
