@@ -101,6 +101,16 @@ extern "C" fn callback(msg: ffi::UINT, user: ffi::LPARAM, p1: ffi::LPARAM, p2: f
     }
 }
 
+/// The callback state, freed on drop (after the handle: see the order in `walk`).
+struct Owned(*mut Decode);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: made by Box::into_raw in `walk` and freed only here.
+        drop(unsafe { Box::from_raw(self.0) });
+    }
+}
+
 /// An open archive handle, closed on drop.
 struct Handle(*const ffi::Handle);
 
@@ -131,7 +141,10 @@ pub(super) fn walk(w: &mut Walker<'_>, held: Held<'_>, path: &str, depth: u32) -
     };
     let Ok(name) = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())) else { return Ok(()) };
     let limits = w.budget.limits;
-    let mut decode = Box::new(Decode {
+    // The library keeps a raw pointer to this state for the whole walk, so it lives behind one
+    // raw pointer (freed by `Owned` on every exit) and Rust touches it only between library calls,
+    // through that same pointer: no reference to it is alive while the library may write.
+    let decode = Owned(Box::into_raw(Box::new(Decode {
         budget: Rc::clone(&w.budget),
         count_total: !w.upstream,
         entry_cap: limits.max_entry_bytes,
@@ -142,10 +155,10 @@ pub(super) fn walk(w: &mut Walker<'_>, held: Held<'_>, path: &str, depth: u32) -
         produced: 0,
         tripped: None,
         io_error: None,
-    });
+    })));
     let mut open = ffi::OpenArchiveDataEx::new(name.as_ptr(), ffi::RAR_OM_EXTRACT);
     open.callback = Some(callback);
-    open.user_data = &mut *decode as *mut Decode as ffi::LPARAM;
+    open.user_data = decode.0 as ffi::LPARAM;
     // SAFETY: `open` and the name it points to outlive the call.
     let raw = unsafe { ffi::RAROpenArchiveEx(&mut open as *mut _ as *const _) };
     if raw.is_null() || open.open_result != 0 {
@@ -197,15 +210,21 @@ pub(super) fn walk(w: &mut Walker<'_>, held: Held<'_>, path: &str, depth: u32) -
             w.sink.reject(&entry_path, Reason::BombLimit, detail);
             skip(&handle);
         } else {
-            decode.buf.clear();
-            decode.spill = None;
-            decode.produced = 0;
-            decode.tripped = None;
-            decode.io_error = None;
+            {
+                // SAFETY: no library call is running; the pointer is valid until `decode` drops.
+                let d = unsafe { &mut *decode.0 };
+                d.buf.clear();
+                d.spill = None;
+                d.produced = 0;
+                d.tripped = None;
+                d.io_error = None;
+            }
             // SAFETY: handle is open; the callback's user data (`decode`) is alive and only the
             // callback touches it during this call.
             let rc = unsafe { ffi::RARProcessFile(handle.0, ffi::RAR_TEST, std::ptr::null(), std::ptr::null()) };
-            match decode.tripped.take() {
+            // SAFETY: the library call has returned; nothing else holds a reference.
+            let d = unsafe { &mut *decode.0 };
+            match d.tripped.take() {
                 Some(EntryError::Total(a)) => return Err(a),
                 Some(EntryError::Entry(d) | EntryError::Ratio(d)) => {
                     w.count_entry()?;
@@ -214,13 +233,13 @@ pub(super) fn walk(w: &mut Walker<'_>, held: Held<'_>, path: &str, depth: u32) -
                 None if rc != ffi::ERAR_SUCCESS => {
                     w.count_entry()?;
                     let (reason, what) = open_error(rc);
-                    let what = decode.io_error.take().map_or(what.to_string(), |e| format!("{what} ({e})"));
+                    let what = d.io_error.take().map_or(what.to_string(), |e| format!("{what} ({e})"));
                     w.sink.reject(&entry_path, reason, format!("entry {i}: {what}"));
                 }
                 None => {
                     let packed = u64::from(header.pack_size) | (u64::from(header.pack_size_high) << 32);
-                    let bytes = std::mem::take(&mut decode.buf);
-                    let spilled = decode.spill.take();
+                    let bytes = std::mem::take(&mut d.buf);
+                    let spilled = d.spill.take();
                     // The callback already counted these bytes toward the outer budget.
                     let was = std::mem::replace(&mut w.upstream, true);
                     let r = match spilled {
