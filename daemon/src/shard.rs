@@ -656,8 +656,8 @@ async fn read_whole(unit: &Unit, buf: AlignedBuf, max_bytes: u64, max_archive: u
             return (Some(buf), Err(io_err("reading", e)), None);
         }
     };
-    let max_bytes =
-        if unpack::sniff(&buf.as_slice()[..n.min(unpack::SNIFF_BYTES)]).is_archive() { max_archive } else { max_bytes };
+    let is_archive = unpack::sniff(&buf.as_slice()[..n.min(unpack::SNIFF_BYTES)]).is_archive();
+    let max_bytes = if is_archive { max_archive } else { max_bytes };
     if n as u64 > max_bytes {
         let _ = file.close().await;
         return (Some(buf), Err((Reason::TooLarge, format!("over the {max_bytes}-byte cap"))), None);
@@ -676,7 +676,7 @@ async fn read_whole(unit: &Unit, buf: AlignedBuf, max_bytes: u64, max_archive: u
     };
     if size > max_bytes {
         let _ = file.close().await;
-        if max_bytes == max_archive {
+        if is_archive {
             return (Some(buf), Ok(()), Some(size));
         }
         return (Some(buf), Err((Reason::TooLarge, format!("{size} bytes, over the {max_bytes}-byte cap"))), None);

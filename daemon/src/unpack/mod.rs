@@ -165,6 +165,14 @@ pub struct Stats {
 struct Abort {
     reason: Reason,
     detail: String,
+    /// Already recorded as a reject by a nested archive: the enclosing ones only stop.
+    reported: bool,
+}
+
+impl Abort {
+    fn new(reason: Reason, detail: String) -> Abort {
+        Abort { reason, detail, reported: false }
+    }
 }
 
 /// Which budget stopped an entry (a decoder error with none tripped is corruption).
@@ -223,9 +231,9 @@ impl Budget {
     fn take_trip(&self) -> Option<Abort> {
         if self.total.get() > self.limits.max_total_bytes {
             let detail = format!("inflated over the {}-byte budget of one outer archive", self.limits.max_total_bytes);
-            return Some(Abort { reason: Reason::BombLimit, detail });
+            return Some(Abort::new(Reason::BombLimit, detail));
         }
-        self.stream_trip.borrow_mut().take().map(|detail| Abort { reason: Reason::BombLimit, detail })
+        self.stream_trip.borrow_mut().take().map(|detail| Abort::new(Reason::BombLimit, detail))
     }
 }
 
@@ -237,10 +245,10 @@ impl<R: Read> Read for Meter<R> {
         let total = self.walk.total.get() + if self.count_total { n as u64 } else { 0 };
         self.walk.total.set(total);
         if total > l.max_total_bytes {
-            self.tripped = Some(EntryError::Total(Abort {
-                reason: Reason::BombLimit,
-                detail: format!("inflated over the {}-byte budget of one outer archive", l.max_total_bytes),
-            }));
+            self.tripped = Some(EntryError::Total(Abort::new(
+                Reason::BombLimit,
+                format!("inflated over the {}-byte budget of one outer archive", l.max_total_bytes),
+            )));
         } else if self.produced > self.entry_cap {
             self.tripped = Some(EntryError::Entry(format!("inflates past the {}-byte cap", self.entry_cap)));
         } else if let Some(packed) = self.packed {
@@ -330,7 +338,10 @@ impl<'s> Walker<'s> {
         };
         if let Err(a) = result {
             self.aborted = true;
-            self.sink.reject(path, a.reason, a.detail);
+            if !a.reported {
+                let detail = format!("{}; the walk of the outer archive stopped here", a.detail);
+                self.sink.reject(path, a.reason, detail);
+            }
         }
     }
 
@@ -353,10 +364,10 @@ impl<'s> Walker<'s> {
         self.budget.entries.set(n);
         self.stats.entries = n;
         if n > self.budget.limits.max_entries {
-            return Err(Abort {
-                reason: Reason::BombLimit,
-                detail: format!("more than {} entries in one outer archive", self.budget.limits.max_entries),
-            });
+            return Err(Abort::new(
+                Reason::BombLimit,
+                format!("more than {} entries in one outer archive", self.budget.limits.max_entries),
+            ));
         }
         Ok(())
     }
@@ -415,6 +426,12 @@ impl<'s> Walker<'s> {
             let was = std::mem::replace(&mut self.upstream, false);
             self.archive(kind, held, path, depth + 1);
             self.upstream = was;
+            if self.aborted {
+                // A budget of the whole walk ran out inside: the enclosing archives stop too (the
+                // reject was recorded on the nested archive's path).
+                let a = Abort { reason: Reason::BombLimit, detail: String::new(), reported: true };
+                return Err(a);
+            }
             return Ok(());
         }
         if kind != Kind::Midi && !midi_name {
@@ -425,7 +442,8 @@ impl<'s> Walker<'s> {
         // A MIDI member: read it whole, one byte past the member cap to see when it is over.
         meter.entry_cap = l.max_entry_bytes.min(l.max_member_bytes);
         let mut bytes = head;
-        let rest = (&mut meter).take(l.max_member_bytes + 1 - bytes.len() as u64).read_to_end(&mut bytes);
+        let rest =
+            (&mut meter).take((l.max_member_bytes + 1).saturating_sub(bytes.len() as u64)).read_to_end(&mut bytes);
         if let Err(e) = rest {
             let tripped = meter.tripped.take();
             return match tripped {
@@ -456,15 +474,16 @@ impl<'s> Walker<'s> {
 
     /// Reads and discards what is left of an entry, under the same budgets (a streaming reader
     /// must pass over an entry to reach the next one, and that entry may be a bomb).
-    /// Ok(false) when the rest cannot be read (the caller stops there; the entry itself has had
-    /// its outcome already).
-    fn drain(&mut self, reader: &mut dyn Read) -> Result<bool, Abort> {
+    /// Ok(None) when drained; Ok(Some(why)) when the rest cannot be passed (over the entry cap or
+    /// ratio: `bomb_limit`; undecodable: `corrupt_archive`), and the caller stops there.
+    fn drain(&mut self, reader: &mut dyn Read) -> Result<Option<(Reason, String)>, Abort> {
         let mut meter = Meter::new(reader, self.budget.limits.max_entry_bytes, None, &self.budget, !self.upstream);
         match io::copy(&mut meter, &mut io::sink()) {
-            Ok(_) => Ok(true),
-            Err(_) => match meter.tripped.take() {
+            Ok(_) => Ok(None),
+            Err(e) => match meter.tripped.take() {
                 Some(EntryError::Total(a)) => Err(a),
-                _ => Ok(false),
+                Some(EntryError::Entry(d) | EntryError::Ratio(d)) => Ok(Some((Reason::BombLimit, d))),
+                None => Ok(Some((Reason::CorruptArchive, format!("decoding failed: {e}")))),
             },
         }
     }

@@ -32,9 +32,21 @@ struct Decode {
     produced: u64,
     tripped: Option<EntryError>,
     io_error: Option<io::Error>,
+    /// Whether decoded bytes are kept (false: counted and dropped, for passing over an entry in
+    /// a solid archive, and for the rest of an entry that went over its cap).
+    keep: bool,
 }
 
 impl Decode {
+    fn reset(&mut self, keep: bool) {
+        self.buf.clear();
+        self.spill = None;
+        self.produced = 0;
+        self.tripped = None;
+        self.io_error = None;
+        self.keep = keep;
+    }
+
     fn data(&mut self, bytes: &[u8]) -> bool {
         let n = bytes.len() as u64;
         self.produced += n;
@@ -43,15 +55,23 @@ impl Decode {
         }
         let l = &self.budget.limits;
         if self.budget.total.get() > l.max_total_bytes {
-            self.tripped = Some(EntryError::Total(Abort {
-                reason: Reason::BombLimit,
-                detail: format!("inflated over the {}-byte budget of one outer archive", l.max_total_bytes),
-            }));
+            self.tripped = Some(EntryError::Total(Abort::new(
+                Reason::BombLimit,
+                format!("inflated over the {}-byte budget of one outer archive", l.max_total_bytes),
+            )));
             return false;
         }
+        if !self.keep {
+            return true;
+        }
         if self.produced > self.entry_cap {
+            // Keep decoding (and counting) to the entry's end: stopping the library mid-entry
+            // leaves its reader inside the data, and every later entry would be lost.
             self.tripped = Some(EntryError::Entry(format!("inflates past the {}-byte cap", self.entry_cap)));
-            return false;
+            self.keep = false;
+            self.buf = Vec::new();
+            self.spill = None;
+            return true;
         }
         let written = if let Some(f) = self.spill.as_mut() {
             f.write_all(bytes)
@@ -155,6 +175,7 @@ pub(super) fn walk(w: &mut Walker<'_>, held: Held<'_>, path: &str, depth: u32) -
         produced: 0,
         tripped: None,
         io_error: None,
+        keep: true,
     })));
     let mut open = ffi::OpenArchiveDataEx::new(name.as_ptr(), ffi::RAR_OM_EXTRACT);
     open.callback = Some(callback);
@@ -170,6 +191,28 @@ pub(super) fn walk(w: &mut Walker<'_>, held: Held<'_>, path: &str, depth: u32) -
         return Ok(());
     }
     let handle = Handle(raw);
+    // ROADF_SOLID: every entry's data depends on the entries before it, so the library decodes
+    // even what it is asked to skip (and without showing us the bytes). Entries are then passed
+    // over with RAR_TEST and the callback discarding, so the meter still sees every byte.
+    let solid = open.flags & 0x0008 != 0;
+    // Passes over an entry: a seek in a normal archive, a metered decode in a solid one.
+    let dp = decode.0;
+    let pass = move |h: &Handle| -> Result<(), Abort> {
+        if !solid {
+            // SAFETY: handle is open and positioned at this header.
+            unsafe { ffi::RARProcessFile(h.0, ffi::RAR_SKIP, std::ptr::null(), std::ptr::null()) };
+            return Ok(());
+        }
+        // SAFETY: no library call is running; the pointer is valid until `decode` drops.
+        unsafe { &mut *dp }.reset(false);
+        // SAFETY: handle is open; the callback's state is alive and untouched during the call.
+        unsafe { ffi::RARProcessFile(h.0, ffi::RAR_TEST, std::ptr::null(), std::ptr::null()) };
+        // SAFETY: the call has returned.
+        match unsafe { &mut *dp }.tripped.take() {
+            Some(EntryError::Total(a)) => Err(a),
+            _ => Ok(()),
+        }
+    };
     let mut i = 0usize;
     loop {
         let mut header = ffi::HeaderDataEx::default();
@@ -191,34 +234,32 @@ pub(super) fn walk(w: &mut Walker<'_>, held: Held<'_>, path: &str, depth: u32) -
         };
         let dict = u64::from(header.dict_size) * 1024;
         let wanted = Walker::skip_label(&entry_name);
-        if header.flags & ffi::RHDF_DIRECTORY != 0 {
+        let is_dir = header.flags & ffi::RHDF_DIRECTORY != 0;
+        if !is_dir && dict > limits.max_dict_bytes {
+            let detail =
+                format!("entry {i} asks for a {dict}-byte dictionary, over the {}-byte cap", limits.max_dict_bytes);
+            if solid {
+                // Nothing after it can be reached without decoding it: the archive is refused.
+                return Err(Abort::new(Reason::BombLimit, detail));
+            }
+            w.count_entry()?;
+            w.sink.reject(&entry_path, Reason::BombLimit, detail);
+            skip(&handle);
+        } else if is_dir {
             w.count_entry()?;
             w.sink.skipped("(dir)");
             skip(&handle);
         } else if let Some(label) = wanted {
             w.count_entry()?;
             w.sink.skipped(&label);
-            skip(&handle);
+            pass(&handle)?;
         } else if header.flags & ffi::RHDF_ENCRYPTED != 0 {
             w.count_entry()?;
             w.sink.reject(&entry_path, Reason::EncryptedArchive, format!("entry {i} is encrypted"));
             skip(&handle);
-        } else if dict > limits.max_dict_bytes {
-            w.count_entry()?;
-            let detail =
-                format!("entry {i} asks for a {dict}-byte dictionary, over the {}-byte cap", limits.max_dict_bytes);
-            w.sink.reject(&entry_path, Reason::BombLimit, detail);
-            skip(&handle);
         } else {
-            {
-                // SAFETY: no library call is running; the pointer is valid until `decode` drops.
-                let d = unsafe { &mut *decode.0 };
-                d.buf.clear();
-                d.spill = None;
-                d.produced = 0;
-                d.tripped = None;
-                d.io_error = None;
-            }
+            // SAFETY: no library call is running; the pointer is valid until `decode` drops.
+            unsafe { &mut *decode.0 }.reset(true);
             // SAFETY: handle is open; the callback's user data (`decode`) is alive and only the
             // callback touches it during this call.
             let rc = unsafe { ffi::RARProcessFile(handle.0, ffi::RAR_TEST, std::ptr::null(), std::ptr::null()) };

@@ -61,23 +61,40 @@ pub(super) fn walk<R: Read + Seek>(w: &mut Walker<'_>, src: R, path: &str, depth
         }
     }
     let mut abort: Option<Abort> = None;
+    let mut stuck: Option<(String, Reason, String)> = None;
+    // Stopping is an Err from the closure: the crate would otherwise pass over (decode, unmetered)
+    // the rest of an entry we left, and carry on with the next block.
+    let stop = || SzError::Other("walk stopped".into());
     let result = reader.for_each_entries(|entry, data| {
         let entry_path = format!("{path}!/{}", entry.name);
         let step = if entry.is_directory {
-            w.count_entry().map(|()| w.sink.skipped("(dir)"))
+            w.count_entry().map(|()| {
+                w.sink.skipped("(dir)");
+                None
+            })
         } else {
-            w.entry(data, &entry_path, &entry.name, None, depth).and_then(|()| w.drain(data).map(|_| ()))
+            // What the entry did not read (a skipped wav, say) is passed over under the meter.
+            w.entry(data, &entry_path, &entry.name, None, depth).and_then(|()| w.drain(data))
         };
         match step {
-            Ok(()) => Ok(true),
+            Ok(None) => Ok(true),
+            Ok(Some((reason, detail))) => {
+                stuck = Some((entry_path, reason, detail));
+                Err(stop())
+            }
             Err(a) => {
                 abort = Some(a);
-                Ok(false)
+                Err(stop())
             }
         }
     });
     if let Some(a) = abort {
         return Err(a);
+    }
+    if let Some((entry_path, reason, detail)) = stuck {
+        let detail = format!("{detail}; the entries after it in this 7z were not read");
+        w.sink.reject(&entry_path, reason, detail);
+        return Ok(());
     }
     if let Err(e) = result {
         if let Some(a) = w.budget.take_trip() {

@@ -642,3 +642,87 @@ fn one_shot_inflate_keeps_every_check_of_the_stream() {
     assert!(c.rejects[0].2.contains("CRC"), "{:?}", c.rejects);
     assert_eq!(c.paths(), vec!["crc.zip!/b.mid"]);
 }
+
+/// Regressions from review: every decoded byte is metered, a cap trip does not lose what follows
+/// (where the container allows), and a walk that must stop says so.
+#[test]
+fn sevenz_entry_over_the_cap_stops_the_7z_with_a_reject_not_an_unmetered_decode() {
+    let big = vec![7u8; 10 << 20];
+    let m = midi_bytes(0, 71);
+    let bytes = sevenz(&[("big.wav", &big), ("after.mid", &m)]);
+    let limits = ArchiveLimits { max_entry_bytes: 1 << 20, max_total_bytes: 3 << 20, ..ArchiveLimits::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Collect::default();
+    let walker = Walker::new(limits, dir.path(), &mut c);
+    let budget = Rc::clone(&walker.budget);
+    walker.walk_bytes(Kind::SevenZ, &bytes, "s.7z");
+    assert!(budget.total.get() <= (2 << 20), "decoded past the cap: {}", budget.total.get());
+    assert_eq!(c.reasons(), vec![Reason::BombLimit], "{:?}", c.rejects);
+    assert!(c.rejects[0].2.contains("not read"), "{:?}", c.rejects);
+}
+
+#[test]
+fn rar_entry_over_the_cap_is_rejected_and_the_next_one_still_read() {
+    let big = vec![7u8; 24 << 20];
+    let m = midi_bytes(0, 72);
+    let bytes = rar4(&[("big.mid", &big, 0), ("after.mid", &m, 0)]);
+    let limits = ArchiveLimits { max_entry_bytes: 1 << 20, ..ArchiveLimits::default() };
+    let (c, _) = walk_with(&bytes, "r.rar", limits);
+    assert_eq!(c.reasons(), vec![Reason::BombLimit], "{:?}", c.rejects);
+    assert_eq!(c.paths(), vec!["r.rar!/after.mid"]);
+}
+
+#[test]
+fn one_shot_inflate_counts_bytes_it_then_rejects() {
+    let block = vec![1u8; 1 << 20];
+    let names: Vec<String> = (0..8).map(|i| format!("m{i}.mid")).collect();
+    let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), block.as_slice())).collect();
+    let mut bytes = zip(&entries);
+    // Break every stored CRC in the central directory.
+    let mut at = 0;
+    while let Some(p) = bytes[at..].windows(4).position(|w| w == b"PK\x01\x02") {
+        bytes[at + p + 16] ^= 0xff;
+        at += p + 4;
+    }
+    let limits = ArchiveLimits { max_total_bytes: 2 << 20, ..ArchiveLimits::default() };
+    let (c, _) = walk_with(&bytes, "crc.zip", limits);
+    assert!(c.reasons().contains(&Reason::BombLimit), "decoded bytes must count even when rejected: {:?}", c.rejects);
+    assert!(c.rejects.len() <= 3, "{:?}", c.rejects);
+}
+
+#[test]
+fn a_budget_trip_inside_a_nested_archive_stops_the_walk_and_says_so() {
+    let zeros = vec![0u8; 4 << 20];
+    let t = gz(&tar(&[("z.wav", &zeros)]), None);
+    let m = midi_bytes(0, 73);
+    let later = zip(&[("in.mid", &m)]);
+    let outer = zip(&[("a.tar.gz", &t), ("later.zip", &later), ("m.mid", &m)]);
+    let limits = ArchiveLimits { max_ratio: 10, ..ArchiveLimits::default() };
+    let (c, _) = walk_with(&outer, "o.zip", limits);
+    assert_eq!(c.reasons(), vec![Reason::BombLimit], "{:?}", c.rejects);
+    assert_eq!(c.rejects[0].0, "o.zip!/a.tar.gz");
+    assert!(c.rejects[0].2.contains("stopped"), "{:?}", c.rejects);
+    assert!(c.members.is_empty(), "nothing after the stop is walked silently: {c:?}");
+}
+
+#[test]
+fn sevenz_encoded_header_with_a_huge_dictionary_is_refused() {
+    // Signature header, ten bytes of "packed header", then an encoded-header record whose one
+    // coder is LZMA asking for a 1 GiB dictionary to decode 100 bytes.
+    let packed = [0u8; 10];
+    let mut h =
+        vec![0x17, 0x06, 0x00, 0x01, 0x09, 10, 0x00, 0x07, 0x0b, 0x01, 0x00, 0x01, 0x23, 0x03, 0x01, 0x01, 0x05];
+    h.extend_from_slice(&[0x5d, 0x00, 0x00, 0x00, 0x40]);
+    h.extend_from_slice(&[0x0c, 100, 0x00, 0x00]);
+    let mut start = Vec::new();
+    start.extend_from_slice(&(packed.len() as u64).to_le_bytes());
+    start.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    start.extend_from_slice(&crc32(&h).to_le_bytes());
+    let mut bytes = b"7z\xbc\xaf\x27\x1c\x00\x04".to_vec();
+    bytes.extend_from_slice(&crc32(&start).to_le_bytes());
+    bytes.extend_from_slice(&start);
+    bytes.extend_from_slice(&packed);
+    bytes.extend_from_slice(&h);
+    let (c, _) = walk(&bytes, "hdr.7z");
+    assert_eq!(c.reasons(), vec![Reason::BombLimit], "{:?}", c.rejects);
+}

@@ -148,6 +148,20 @@ fn inflate_member<R: Read + Seek>(
     let limit = (l.max_member_bytes + 1).min(ratio_allowance + 1).min(l.max_entry_bytes + 1);
     let opts = zune_inflate::DeflateOptions::default().set_limit(usize::try_from(limit).unwrap_or(usize::MAX));
     let decoded = zune_inflate::DeflateDecoder::new_with_options(&compressed, opts).decode_deflate();
+    // Whatever was decoded counts toward the outer budget, kept or not.
+    let produced = match &decoded {
+        Ok(b) => b.len() as u64,
+        Err(e) => match e.error {
+            zune_inflate::errors::DecodeErrorStatus::OutputLimitExceeded(..) => limit,
+            _ => e.data.len() as u64,
+        },
+    };
+    if !w.upstream {
+        w.budget.total.set(w.budget.total.get() + produced);
+    }
+    if let Some(a) = w.budget.take_trip() {
+        return Err(a);
+    }
     let bytes = match decoded {
         Ok(b) => b,
         Err(e) => {
@@ -172,11 +186,6 @@ fn inflate_member<R: Read + Seek>(
         w.count_entry()?;
         w.sink.reject(path, Reason::CorruptArchive, format!("entry {i}: CRC mismatch"));
         return Ok(());
-    }
-    let total = w.budget.total.get() + if w.upstream { 0 } else { bytes.len() as u64 };
-    w.budget.total.set(total);
-    if let Some(a) = w.budget.take_trip() {
-        return Err(a);
     }
     // Counted above; the member's own meter must not count it again.
     let was = std::mem::replace(&mut w.upstream, true);
@@ -227,9 +236,6 @@ fn salvage_from_local_headers<R: Read + Seek>(
         // Local headers are read one at a time, so the code page is decided per name.
         let page = names::detect(&[&raw]);
         let name = names::decode(&raw, page == CodePage::Utf8, page);
-        if std::str::from_utf8(&raw).is_err() {
-            w.raw_name = Some(raw.clone());
-        }
         let entry_path = format!("{path}!/{name}");
         if file.is_dir() {
             w.count_entry()?;
@@ -240,10 +246,13 @@ fn salvage_from_local_headers<R: Read + Seek>(
         } else {
             let packed = file.compressed_size();
             let packed = (packed > 0).then_some(packed);
+            if std::str::from_utf8(&raw).is_err() {
+                w.raw_name = Some(raw.clone());
+            }
             w.entry(&mut file, &entry_path, &name, packed, depth)?;
         }
         // Drain what the entry did not consume so the stream sits at the next header.
-        if !w.drain(&mut file)? {
+        if w.drain(&mut file)?.is_some() {
             break;
         }
         i += 1;

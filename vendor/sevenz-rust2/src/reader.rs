@@ -18,6 +18,12 @@ use crate::{
 
 const MAX_MEM_LIMIT_KB: usize = usize::MAX / 1024;
 
+/// midid patch: the encoded header is decoded before a caller can look at anything, so its
+/// decoder gets a memory cap (dictionary/model, in KiB) and its declared size a ceiling. Real
+/// headers are far smaller (a million entries take a few tens of MB). See vendor/README.md.
+const HEADER_MAX_MEM_KB: usize = 64 * 1024;
+const HEADER_MAX_UNPACK: u64 = 256 << 20;
+
 /// Upper bound for eagerly pre-allocating an output buffer from an archive-declared
 /// (untrusted) uncompressed size. The buffer still grows to the real size as data is
 /// read; this only stops a tiny archive from forcing a huge up-front allocation.
@@ -468,6 +474,12 @@ impl Archive {
         reader.seek(SeekFrom::Start(block_offset))?;
         let coder_len = block.coders.len();
         let unpack_size = block.get_unpack_size();
+        if unpack_size > HEADER_MAX_UNPACK {
+            return Err(Error::MaxMemLimited {
+                max_kb: (HEADER_MAX_UNPACK / 1024) as usize,
+                actaul_kb: (unpack_size / 1024) as usize,
+            });
+        }
         let pack_size = archive.pack_sizes[first_pack_stream_index];
         let input_reader = BoundedReader::new(reader, pack_size);
         let mut decoder: Box<dyn Read> = Box::new(input_reader);
@@ -483,7 +495,7 @@ impl Archive {
                     block.get_unpack_size_at_index(index),
                     coder,
                     password,
-                    MAX_MEM_LIMIT_KB,
+                    HEADER_MAX_MEM_KB,
                     thread_count,
                 )?;
                 decoder = Box::new(next);
