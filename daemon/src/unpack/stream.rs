@@ -98,15 +98,21 @@ fn stream_failed(w: &mut Walker<'_>, tripped: Option<EntryError>, e: &io::Error,
     }
 }
 
+/// Longest GNU long-name or pax header a tar may carry. The tar crate would read one whole into
+/// memory whatever its declared size, so entries are read raw and these are read here, capped.
+const TAR_META_CAP: u64 = 64 * 1024;
+
 fn tar_entries<R: Read>(w: &mut Walker<'_>, src: R, path: &str, depth: u32) -> Result<(), Abort> {
     let mut archive = tar::Archive::new(src);
     let entries = match archive.entries() {
-        Ok(e) => e,
+        Ok(e) => e.raw(true),
         Err(e) => {
             w.sink.reject(path, Reason::CorruptArchive, format!("tar: {e}"));
             return Ok(());
         }
     };
+    // A GNU long name or a pax `path` names the next real entry.
+    let mut next_name: Option<Vec<u8>> = None;
     for (i, entry) in entries.enumerate() {
         let mut entry = match entry {
             Ok(e) => e,
@@ -123,20 +129,57 @@ fn tar_entries<R: Read>(w: &mut Walker<'_>, src: R, path: &str, depth: u32) -> R
                 return Ok(());
             }
         };
-        let raw = entry.path_bytes().into_owned();
+        let ty = entry.header().entry_type();
+        if ty.is_gnu_longname() || ty.is_gnu_longlink() || ty.is_pax_local_extensions() || ty.is_pax_global_extensions()
+        {
+            let size = entry.header().entry_size().unwrap_or(u64::MAX);
+            if size > TAR_META_CAP {
+                let detail = format!(
+                    "tar entry {i}: a {size}-byte long-name or pax header, over the {TAR_META_CAP}-byte cap; the rest is not read"
+                );
+                w.sink.reject(path, Reason::BombLimit, detail);
+                return Ok(());
+            }
+            let mut data = Vec::new();
+            if let Err(e) = (&mut entry).take(TAR_META_CAP).read_to_end(&mut data) {
+                if let Some(a) = w.budget.take_trip() {
+                    return Err(a);
+                }
+                w.sink.reject(path, Reason::CorruptArchive, format!("tar entry {i}: {e}; the rest is not read"));
+                return Ok(());
+            }
+            if ty.is_gnu_longname() {
+                let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+                data.truncate(end);
+                next_name = Some(data);
+            } else if ty.is_pax_local_extensions() {
+                let pax_path = tar::PaxExtensions::new(&data)
+                    .filter_map(Result::ok)
+                    .find(|x| x.key_bytes() == b"path")
+                    .map(|x| x.value_bytes().to_vec());
+                if pax_path.is_some() {
+                    next_name = pax_path;
+                }
+            }
+            // Long link targets and global pax records name nothing we keep.
+            continue;
+        }
+        let raw = next_name.take().unwrap_or_else(|| entry.path_bytes().into_owned());
         let name = names::decode(&raw, false, names::detect(&[&raw]));
         let entry_path = format!("{path}!/{name}");
-        let ty = entry.header().entry_type();
         if ty.is_dir() {
             w.count_entry()?;
             w.sink.skipped("(dir)");
             continue;
         }
         if !(ty.is_file() || ty.is_contiguous()) {
-            // Links, devices, fifos, GNU/pax metadata: never file content.
+            // Links, devices, fifos, sparse and other GNU metadata: never file content.
             w.count_entry()?;
             w.sink.skipped(if ty.is_symlink() || ty.is_hard_link() { "(symlink)" } else { "(special)" });
             continue;
+        }
+        if std::str::from_utf8(&raw).is_err() {
+            w.raw_name = Some(raw);
         }
         w.entry(&mut entry, &entry_path, &name, None, depth)?;
     }

@@ -726,3 +726,36 @@ fn sevenz_encoded_header_with_a_huge_dictionary_is_refused() {
     let (c, _) = walk(&bytes, "hdr.7z");
     assert_eq!(c.reasons(), vec![Reason::BombLimit], "{:?}", c.rejects);
 }
+
+#[test]
+fn tar_long_names_are_read_capped_and_pax_paths_applied() {
+    let m = midi_bytes(0, 81);
+    let long = format!("{}/Kick.mid", "d".repeat(300));
+    // The tar builder writes a GNU long-name entry for names over 100 bytes.
+    let t = tar(&[(long.as_str(), &m)]);
+    let (c, _) = walk(&t, "l.tar");
+    assert_eq!(c.paths(), vec![format!("l.tar!/{long}")]);
+    // A long-name entry declaring 20 MiB is refused before it is read.
+    let mut bomb = Vec::new();
+    let mut h = ::tar::Header::new_gnu();
+    h.set_entry_type(::tar::EntryType::GNULongName);
+    h.set_path("././@LongLink").unwrap();
+    h.set_size(20 << 20);
+    h.set_cksum();
+    bomb.extend_from_slice(h.as_bytes());
+    bomb.extend(std::iter::repeat_n(b'a', 20 << 20));
+    let (c, _) = walk(&gz(&bomb, None), "ln.tar.gz");
+    assert_eq!(c.reasons(), vec![Reason::BombLimit], "{:?}", c.rejects);
+    // A pax `path` record names the next entry.
+    let mut b = ::tar::Builder::new(Vec::new());
+    let pax_name = "Ünïcode Pad.mid";
+    b.append_pax_extensions([("path", pax_name.as_bytes())]).unwrap();
+    let mut h = ::tar::Header::new_ustar();
+    h.set_path("short.mid").unwrap();
+    h.set_size(m.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append(&h, m.as_slice()).unwrap();
+    let (c, _) = walk(&b.into_inner().unwrap(), "p.tar");
+    assert_eq!(c.paths(), vec![format!("p.tar!/{pax_name}")]);
+}
