@@ -6,8 +6,12 @@
 //! maps use the key's own bits instead of hashing it again. At start it is loaded from the
 //! catalog, which is what makes de-duplication survive a restart and span jobs.
 //!
-//! Memory: 17 bytes per entry plus the table's control bytes (about 20 bytes per distinct file):
-//! 1 M distinct files cost about 20 MiB.
+//! Memory: a committed content is kept as the first 8 bytes of its id (9 bytes a slot with the
+//! table's control byte, about 11 per distinct file at the table's load: 1 M distinct files cost
+//! about 11 MiB; the full 16-byte ids took twice that). A prefix match is only a strong hint: a
+//! shard confirms it by the object store (the object named by the full id exists), the writer by
+//! the catalog's unique index, so two contents sharing 64 bits are still told apart. Full ids are
+//! kept only for what is small and bounded: claims in flight, recent rejects, walked archives.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -23,7 +27,8 @@ pub type ContentId = [u8; 16];
 pub enum Known {
     /// Claimed by a shard; its row is in a batch not committed yet.
     Pending,
-    /// Its `files` row is committed.
+    /// Its `files` row is committed: for a file id a 64-bit prefix match the caller confirms (see
+    /// the module doc); for an archive id (`archive_known`) exact.
     Committed,
     /// The content was rejected in this daemon's lifetime (not persisted: rejects are re-examined
     /// after a restart, which is cheap and picks up policy changes).
@@ -63,8 +68,26 @@ impl BuildHasher for IdBuild {
 
 const STRIPES: usize = 64;
 
+/// Rejected contents remembered at most (a repeat is then parsed again, with the same result).
+pub const MAX_REJECTED: usize = 65_536;
+
+#[derive(Default)]
+struct Stripe {
+    /// First 8 bytes of every committed content id.
+    committed: hashbrown::HashSet<u64, IdBuild>,
+    /// Full ids: claims in flight, recent rejects, fully walked archives.
+    live: HashMap<ContentId, Known, IdBuild>,
+}
+
+fn prefix(id: &ContentId) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&id[..8]);
+    u64::from_le_bytes(b)
+}
+
 pub struct DedupeIndex {
-    stripes: Vec<Mutex<HashMap<ContentId, Known, IdBuild>>>,
+    stripes: Vec<Mutex<Stripe>>,
+    rejected: std::sync::atomic::AtomicUsize,
 }
 
 impl Default for DedupeIndex {
@@ -75,57 +98,82 @@ impl Default for DedupeIndex {
 
 impl DedupeIndex {
     pub fn new() -> DedupeIndex {
-        DedupeIndex { stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::with_hasher(IdBuild))).collect() }
+        DedupeIndex {
+            stripes: (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect(),
+            rejected: std::sync::atomic::AtomicUsize::new(0),
+        }
     }
 
-    fn stripe(&self, id: &ContentId) -> &Mutex<HashMap<ContentId, Known, IdBuild>> {
-        // The last byte picks the stripe, the first eight feed the map: independent bits.
+    fn stripe(&self, id: &ContentId) -> &Mutex<Stripe> {
+        // The last byte picks the stripe, the first eight feed the maps: independent bits.
         &self.stripes[id[15] as usize % STRIPES]
     }
 
+    /// What is known of `id`: an exact claim or reject, else `Committed` on a prefix match (to be
+    /// confirmed by the caller), else nothing.
     pub fn get(&self, id: &ContentId) -> Option<Known> {
-        self.stripe(id).lock().get(id).copied()
+        let s = self.stripe(id).lock();
+        match s.live.get(id) {
+            Some(k) => Some(*k),
+            None => s.committed.contains(&prefix(id)).then_some(Known::Committed),
+        }
     }
 
-    /// Claims `id` for the caller. Returns None when the caller won (the id is now Pending), or
-    /// what someone else recorded first.
+    /// Claims `id` for the caller, who has ruled out that the catalog holds it. Returns None
+    /// when the caller won (the id is now Pending), or the claim or reject recorded first.
     pub fn claim(&self, id: ContentId) -> Option<Known> {
-        let mut map = self.stripe(&id).lock();
-        match map.get(&id) {
+        let mut s = self.stripe(&id).lock();
+        match s.live.get(&id) {
             Some(k) => Some(*k),
             None => {
-                map.insert(id, Known::Pending);
+                s.live.insert(id, Known::Pending);
                 None
             }
         }
     }
 
-    /// Records a rejected content unless the id already has a state.
-    pub fn mark_rejected(&self, id: ContentId, reason: Reason) -> Option<Known> {
-        let mut map = self.stripe(&id).lock();
-        match map.get(&id) {
-            Some(k) => Some(*k),
-            None => {
-                map.insert(id, Known::Rejected(reason));
-                None
-            }
+    /// Records a rejected content unless the id already has a state or the cap is reached.
+    pub fn mark_rejected(&self, id: ContentId, reason: Reason) {
+        use std::sync::atomic::Ordering;
+        if self.rejected.load(Ordering::Relaxed) >= MAX_REJECTED {
+            return;
+        }
+        let mut s = self.stripe(&id).lock();
+        if !s.live.contains_key(&id) {
+            s.live.insert(id, Known::Rejected(reason));
+            self.rejected.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    pub fn set(&self, id: ContentId, state: Known) {
-        self.stripe(&id).lock().insert(id, state);
+    /// A content's `files` row is committed: its claim goes, its prefix stays.
+    pub fn set_committed(&self, id: &ContentId) {
+        let mut s = self.stripe(id).lock();
+        if s.live.get(id) == Some(&Known::Pending) {
+            s.live.remove(id);
+        }
+        s.committed.insert(prefix(id));
+    }
+
+    /// An archive was walked to the end and recorded (kept exactly: archives are few).
+    pub fn set_archive(&self, id: ContentId) {
+        self.stripe(&id).lock().live.insert(id, Known::Committed);
+    }
+
+    pub fn archive_known(&self, id: &ContentId) -> bool {
+        self.stripe(id).lock().live.get(id) == Some(&Known::Committed)
     }
 
     /// Forgets a pending claim whose row will never be committed (the batch failed).
     pub fn release(&self, id: &ContentId) {
-        let mut map = self.stripe(id).lock();
-        if map.get(id) == Some(&Known::Pending) {
-            map.remove(id);
+        let mut s = self.stripe(id).lock();
+        if s.live.get(id) == Some(&Known::Pending) {
+            s.live.remove(id);
         }
     }
 
+    /// Distinct contents committed (prefixes held).
     pub fn len(&self) -> usize {
-        self.stripes.iter().map(|s| s.lock().len()).sum()
+        self.stripes.iter().map(|s| s.lock().committed.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -218,10 +266,20 @@ mod tests {
         let id = content_id(b"abc");
         assert_eq!(idx.claim(id), None);
         assert_eq!(idx.claim(id), Some(Known::Pending));
-        idx.set(id, Known::Committed);
-        assert_eq!(idx.claim(id), Some(Known::Committed));
+        idx.set_committed(&id);
+        assert_eq!(idx.get(&id), Some(Known::Committed));
         idx.release(&id);
         assert_eq!(idx.get(&id), Some(Known::Committed), "release only drops pending claims");
+        // Another content with the same first 8 bytes reads as a prefix match, and can still be
+        // claimed once the caller has ruled the catalog out.
+        let mut twin = id;
+        twin[8] ^= 1;
+        assert_eq!(idx.get(&twin), Some(Known::Committed));
+        assert_eq!(idx.claim(twin), None);
+        assert_eq!(idx.get(&twin), Some(Known::Pending));
+        assert!(!idx.archive_known(&id));
+        idx.set_archive(twin);
+        assert!(idx.archive_known(&twin));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use crate::catalog::query::Reader;
 use crate::catalog::writer::Writer;
 use crate::catalog::{sqlite, CatalogError, WriterMsg};
-use crate::dedupe::{DedupeIndex, Known};
+use crate::dedupe::DedupeIndex;
 use crate::discover::Discovery;
 use crate::job::Job;
 use crate::objects::ObjectStore;
@@ -89,7 +89,13 @@ impl Engine {
             tracing::warn!("{failed} job(s) left running by a previous daemon marked failed");
         }
         let index = Arc::new(DedupeIndex::new());
-        let next_job = sqlite::load_ids(&conn, &catalog_path, |id| index.set(id, Known::Committed))?;
+        let next_job = sqlite::load_ids(&conn, &catalog_path, |id, archive| {
+            if archive {
+                index.set_archive(id);
+            } else {
+                index.set_committed(&id);
+            }
+        })?;
         tracing::info!(files = index.len(), "catalog opened at {}", catalog_path.display());
         let objects = Arc::new(ObjectStore::open(&cfg.data_dir).map_err(CatalogError::from)?);
         let reader = Reader::open(&catalog_path)?;

@@ -444,7 +444,13 @@ impl Shard {
     fn classify(&mut self, job: &Job, bytes: &[u8], shared: &Shared) -> Verdict {
         let id = content_id(bytes);
         match shared.index.get(&id) {
-            Some(Known::Committed) | Some(Known::Pending) => {
+            // A prefix match is confirmed by the object store: a committed content's object is
+            // named by its full id (two contents sharing 64 bits fall through to a new import).
+            Some(Known::Committed) if shared.objects.path_of(&id).exists() => {
+                self.passed_stages(job);
+                return Verdict::Duplicate(id);
+            }
+            Some(Known::Pending) => {
                 self.passed_stages(job);
                 return Verdict::Duplicate(id);
             }
@@ -452,7 +458,7 @@ impl Shard {
                 self.passed_stages(job);
                 return Verdict::Reject(reason, repeat_reject_detail(reason));
             }
-            None => {}
+            Some(Known::Committed) | None => {}
         }
         let limits = shared.limits.midi;
         let arena = &self.arena;
@@ -487,7 +493,7 @@ impl Shard {
                 }
             },
         };
-        let known = shared.index.get(&id) == Some(Known::Committed);
+        let known = shared.index.archive_known(&id);
         let mut sink = ShardSink { shard: self, job: &job, shared, members: 0 };
         let mut complete = true;
         if known {

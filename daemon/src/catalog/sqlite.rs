@@ -70,13 +70,14 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<(), CatalogError> {
 }
 
 /// Loads every catalogued content id (for the dedupe index) and the next job id.
-pub fn load_ids(conn: &Connection, path: &Path, mut each: impl FnMut(ContentId)) -> Result<u64, CatalogError> {
+/// `each` gets every file id (false) and every walked archive id (true).
+pub fn load_ids(conn: &Connection, path: &Path, mut each: impl FnMut(ContentId, bool)) -> Result<u64, CatalogError> {
     let mut stmt = conn.prepare("SELECT hash FROM files").map_err(sq("loading ids", path))?;
     let mut rows = stmt.query([]).map_err(sq("loading ids", path))?;
     while let Some(row) = rows.next().map_err(sq("loading ids", path))? {
         let blob: Vec<u8> = row.get(0).map_err(sq("loading ids", path))?;
         if let Ok(id) = <ContentId>::try_from(blob.as_slice()) {
-            each(id);
+            each(id, false);
         }
     }
     // Archives walked to the end: seeing one again costs one hash.
@@ -85,7 +86,7 @@ pub fn load_ids(conn: &Connection, path: &Path, mut each: impl FnMut(ContentId))
     while let Some(row) = rows.next().map_err(sq("loading archive ids", path))? {
         let blob: Vec<u8> = row.get(0).map_err(sq("loading archive ids", path))?;
         if let Ok(id) = <ContentId>::try_from(blob.as_slice()) {
-            each(id);
+            each(id, true);
         }
     }
     let max: i64 = conn
@@ -117,6 +118,11 @@ pub fn insert_archive(
         .prepare_cached("INSERT OR IGNORE INTO archives (hash, size, job, path, members) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![&id[..], size as i64, job as i64, path, members as i64])?;
     Ok(n == 1)
+}
+
+/// Whether the catalog holds a content (the writer confirms prefix matches with this).
+pub fn has_file(conn: &Connection, id: &ContentId) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM files WHERE hash = ?1")?.exists(params![&id[..]])
 }
 
 pub fn insert_file(conn: &Connection, id: &ContentId, size: u64, f: &Facts, job: u64) -> rusqlite::Result<bool> {

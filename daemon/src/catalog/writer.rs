@@ -96,6 +96,8 @@ impl Writer {
         let mut tallies: HashMap<u64, (Arc<Job>, Tally, u64)> = HashMap::new();
         // A set, not a Vec: every duplicate in the group is looked up in it.
         let mut committed_ids: HashSet<ContentId> = HashSet::new();
+        // Duplicates whose content is still pending elsewhere: parked after the commit.
+        let mut to_park: HashSet<ContentId> = HashSet::new();
         let mut archive_ids: Vec<ContentId> = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
@@ -127,9 +129,12 @@ impl Writer {
             for row in &rows {
                 match row {
                     Row::Duplicate { id, source } => {
-                        let in_catalog = self.index.get(id) == Some(Known::Committed) || committed_ids.contains(id);
+                        // A prefix match in the index is confirmed by the catalog's unique index.
+                        let in_catalog = committed_ids.contains(id)
+                            || (self.index.get(id) == Some(Known::Committed) && sqlite::has_file(&tx, id)?);
                         if !in_catalog {
                             // Parking moves the source out; counted when its file row commits.
+                            to_park.insert(*id);
                             continue;
                         }
                         sqlite::insert_source(&tx, id, source)?;
@@ -160,13 +165,16 @@ impl Writer {
 
         match result {
             Ok(()) => {
-                for id in committed_ids.iter().chain(&archive_ids) {
-                    self.index.set(*id, Known::Committed);
+                for id in &committed_ids {
+                    self.index.set_committed(id);
+                }
+                for id in archive_ids {
+                    self.index.set_archive(id);
                 }
                 // Now park the duplicates whose content is still pending elsewhere.
                 for row in rows {
                     if let Row::Duplicate { id, source } = row {
-                        if self.index.get(&id) != Some(Known::Committed) {
+                        if to_park.contains(&id) {
                             self.parked.entry(id).or_default().push(source);
                         }
                     } else if let Row::Reject { job, reason, .. } = row {
