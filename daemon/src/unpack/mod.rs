@@ -442,8 +442,9 @@ impl<'s> Walker<'s> {
         // A MIDI member: read it whole, one byte past the member cap to see when it is over.
         meter.entry_cap = l.max_entry_bytes.min(l.max_member_bytes);
         let mut bytes = head;
-        let rest =
-            (&mut meter).take((l.max_member_bytes + 1).saturating_sub(bytes.len() as u64)).read_to_end(&mut bytes);
+        let rest = (&mut meter)
+            .take(l.max_member_bytes.saturating_add(1).saturating_sub(bytes.len() as u64))
+            .read_to_end(&mut bytes);
         if let Err(e) = rest {
             let tripped = meter.tripped.take();
             return match tripped {

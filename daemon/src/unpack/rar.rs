@@ -168,7 +168,7 @@ pub(super) fn walk(w: &mut Walker<'_>, held: Held<'_>, path: &str, depth: u32) -
         budget: Rc::clone(&w.budget),
         count_total: !w.upstream,
         entry_cap: limits.max_entry_bytes,
-        mem_cap: limits.max_memory_bytes.max(limits.max_member_bytes + 1),
+        mem_cap: limits.max_memory_bytes.max(limits.max_member_bytes.saturating_add(1)),
         spill_dir: w.spill_dir.clone(),
         buf: Vec::new(),
         spill: None,

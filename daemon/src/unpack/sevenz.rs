@@ -92,8 +92,9 @@ pub(super) fn walk<R: Read + Seek>(w: &mut Walker<'_>, src: R, path: &str, depth
         return Err(a);
     }
     if let Some((entry_path, reason, detail)) = stuck {
-        let detail = format!("{detail}; the entries after it in this 7z were not read");
-        w.sink.reject(&entry_path, reason, detail);
+        // On the archive's path: the entry itself may already have its own reject.
+        let detail = format!("passing over {entry_path}: {detail}; the entries after it in this 7z were not read");
+        w.sink.reject(path, reason, detail);
         return Ok(());
     }
     if let Err(e) = result {

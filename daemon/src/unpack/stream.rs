@@ -7,7 +7,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 use super::names;
-use super::{sniff, Abort, EntryError, Kind, Meter, Walker, SNIFF_BYTES};
+use super::{sniff, Abort, Kind, Meter, Walker, SNIFF_BYTES};
 use crate::reject::Reason;
 
 pub(super) fn walk<R: Read + Seek>(
@@ -57,7 +57,7 @@ fn compressed(
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     if let Err(e) = (&mut meter).take(SNIFF_BYTES as u64).read_to_end(&mut head) {
         let tripped = meter.tripped.take();
-        return stream_failed(w, tripped, &e, path);
+        return w.entry_failed(tripped, e, path);
     }
     if sniff(&head) == Kind::Tar {
         // The whole stream answers to the outer budget and the ratio, not to the entry cap.
@@ -79,23 +79,6 @@ fn compressed(
     // The member's own meter checks the entry cap and the ratio; the stream meter stays out.
     let mut chained = io::Cursor::new(head).chain(meter.inner);
     w.entry(&mut chained, &entry_path, &name, packed, depth)
-}
-
-fn stream_failed(w: &mut Walker<'_>, tripped: Option<EntryError>, e: &io::Error, path: &str) -> Result<(), Abort> {
-    match tripped {
-        Some(EntryError::Total(a)) => Err(a),
-        Some(EntryError::Entry(detail) | EntryError::Ratio(detail)) => {
-            w.sink.reject(path, Reason::BombLimit, detail);
-            Ok(())
-        }
-        None => {
-            if let Some(a) = w.budget.take_trip() {
-                return Err(a);
-            }
-            w.sink.reject(path, Reason::CorruptArchive, format!("decoding failed: {e}"));
-            Ok(())
-        }
-    }
 }
 
 /// Longest GNU long-name or pax header a tar may carry. The tar crate would read one whole into

@@ -145,7 +145,7 @@ fn inflate_member<R: Read + Seek>(
         return Ok(());
     }
     let ratio_allowance = l.ratio_floor_bytes.max(packed.max(1).saturating_mul(l.max_ratio));
-    let limit = (l.max_member_bytes + 1).min(ratio_allowance + 1).min(l.max_entry_bytes + 1);
+    let limit = l.max_member_bytes.min(ratio_allowance).min(l.max_entry_bytes).saturating_add(1);
     let opts = zune_inflate::DeflateOptions::default().set_limit(usize::try_from(limit).unwrap_or(usize::MAX));
     let decoded = zune_inflate::DeflateDecoder::new_with_options(&compressed, opts).decode_deflate();
     // Whatever was decoded counts toward the outer budget, kept or not.
