@@ -89,14 +89,16 @@ impl Engine {
             tracing::warn!("{failed} job(s) left running by a previous daemon marked failed");
         }
         let index = Arc::new(DedupeIndex::new());
+        let mut loader = index.loader();
         let next_job = sqlite::load_ids(&conn, &catalog_path, |id, archive| {
             if archive {
-                index.set_archive(id);
+                loader.archive(id);
             } else {
-                index.set_committed(&id);
+                loader.committed(&id);
             }
         })?;
-        tracing::info!(files = index.len(), "catalog opened at {}", catalog_path.display());
+        loader.finish();
+        tracing::info!(files = index.files(), "catalog opened at {}", catalog_path.display());
         let objects = Arc::new(ObjectStore::open(&cfg.data_dir).map_err(CatalogError::from)?);
         let reader = Reader::open(&catalog_path)?;
 
@@ -234,7 +236,7 @@ impl Engine {
             data_dir: self.data_dir.display().to_string(),
             database: format!("sqlite:{}", self.catalog_path.display()),
             uptime_s: self.started.elapsed().as_secs_f64(),
-            catalog_files: self.index.len() as u64,
+            catalog_files: self.index.files(),
         }
     }
 

@@ -94,8 +94,9 @@ impl Writer {
             }
         }
         let mut tallies: HashMap<u64, (Arc<Job>, Tally, u64)> = HashMap::new();
-        // A set, not a Vec: every duplicate in the group is looked up in it.
-        let mut committed_ids: HashSet<ContentId> = HashSet::new();
+        // A map, not a Vec: every duplicate in the group is looked up in it. The value says the
+        // row is new (the index counts files).
+        let mut committed_ids: HashMap<ContentId, bool> = HashMap::new();
         // Duplicates whose content is still pending elsewhere: parked after the commit.
         let mut to_park: HashSet<ContentId> = HashSet::new();
         let mut archive_ids: Vec<ContentId> = Vec::new();
@@ -113,7 +114,7 @@ impl Writer {
                             t.1.duplicates += 1;
                         }
                         t.2 += 1;
-                        committed_ids.insert(*id);
+                        *committed_ids.entry(*id).or_default() |= new;
                         if let Some(waiting) = self.parked.remove(id) {
                             for s in waiting {
                                 sqlite::insert_source(&tx, id, &s)?;
@@ -129,8 +130,8 @@ impl Writer {
             for row in &rows {
                 match row {
                     Row::Duplicate { id, source } => {
-                        // A prefix match in the index is confirmed by the catalog's unique index.
-                        let in_catalog = committed_ids.contains(id)
+                        // A fingerprint match in the index is confirmed by the catalog's unique index.
+                        let in_catalog = committed_ids.contains_key(id)
                             || (self.index.get(id) == Some(Known::Committed) && sqlite::has_file(&tx, id)?);
                         if !in_catalog {
                             // Parking moves the source out; counted when its file row commits.
@@ -165,8 +166,8 @@ impl Writer {
 
         match result {
             Ok(()) => {
-                for id in &committed_ids {
-                    self.index.set_committed(id);
+                for (id, new) in &committed_ids {
+                    self.index.set_committed(id, *new);
                 }
                 for id in archive_ids {
                     self.index.set_archive(id);
