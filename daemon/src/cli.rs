@@ -82,6 +82,18 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Measure the analysis against labelled files (CSV: relative_path,key,tempo_bpm,...).
+    Eval {
+        /// Labels file(s); paths in them are relative to DIR.
+        #[arg(long, required = true)]
+        labels: Vec<PathBuf>,
+        dir: PathBuf,
+        /// Key profiles to combine: any of kk, temperley, aarden, albrecht (default: all).
+        #[arg(long, value_delimiter = ',')]
+        key_profiles: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate a demo corpus (once) in the data dir and import it: the first thing to run.
     Demo {
         #[command(flatten)]
@@ -117,6 +129,26 @@ fn init_logging() {
 
 fn dispatch(cli: Cli) -> Result<i32> {
     match cli.cmd {
+        Command::Eval { labels, dir, key_profiles, json } => {
+            let mut mask = 0u8;
+            for p in &key_profiles {
+                mask |= match p.as_str() {
+                    "kk" => 1,
+                    "temperley" => 2,
+                    "aarden" => 4,
+                    "albrecht" => 8,
+                    other => bail!("unknown key profile {other:?} (kk, temperley, aarden, albrecht)"),
+                };
+            }
+            let report =
+                crate::eval::run(&labels, &dir, if mask == 0 { crate::analysis::key::PROFILES_USED } else { mask })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                crate::eval::print(&report);
+            }
+            Ok(0)
+        }
         Command::Serve { common, socket, inbox } => {
             if inbox.is_some() {
                 bail!("--inbox is not implemented yet");

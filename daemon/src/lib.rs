@@ -1,6 +1,7 @@
 //! `midid`: the import daemon's library. `main.rs` only calls [`cli::run`]; the integration
 //! tests and the benchmark use the same pieces.
 
+pub mod analysis;
 pub mod buf;
 pub mod catalog;
 pub mod cli;
@@ -8,6 +9,7 @@ pub mod config;
 pub mod dedupe;
 pub mod discover;
 pub mod engine;
+pub mod eval;
 pub mod gen;
 pub mod job;
 pub mod midi;

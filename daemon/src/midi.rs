@@ -130,7 +130,7 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 }
 
 /// RIFF RMID wraps an SMF in a `data` chunk; anything else in RIFF (WAVE...) is not MIDI.
-fn unwrap_riff(bytes: &[u8]) -> Result<&[u8], Rejected> {
+pub(crate) fn unwrap_riff(bytes: &[u8]) -> Result<&[u8], Rejected> {
     if bytes.get(8..12) != Some(b"RMID") {
         return Err(reject(Reason::NotMidi, "RIFF file that is not RMID"));
     }

@@ -1,0 +1,240 @@
+//! Musical analysis of one file: tempo, key, meter and loops, drums and drum parts, role,
+//! chords, statistics, tags from the path, and a musical fingerprint, each with its source and a
+//! confidence where it is a guess.
+//!
+//! It runs on the shard right after `midi::parse`, on the shard's arena (the notes are gathered
+//! once into `score::Score`, every detector reads them), and `midid eval` runs the same function
+//! against labelled sets to measure accuracy (README).
+
+pub mod key;
+pub mod parts;
+pub mod rhythm;
+pub mod score;
+pub mod tags;
+pub mod tempo;
+
+use bumpalo::Bump;
+use serde::Serialize;
+
+use self::key::{KeyGuess, Priors};
+use self::score::Score;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    pub bpm: f64,
+    pub bpm_initial: f64,
+    pub bpm_weighted: f64,
+    pub bpm_source: &'static str,
+    pub bpm_confidence: f64,
+    pub tempo_changes: bool,
+    /// "A minor"; None when there are no pitched notes to judge by.
+    pub key: Option<String>,
+    pub tonic: Option<u8>,
+    /// "major" or "minor".
+    pub mode: Option<&'static str>,
+    pub key_confidence: Option<f64>,
+    pub key_source: Option<&'static str>,
+    pub key_runner_up: Option<String>,
+    pub time_signature: String,
+    pub meter_source: &'static str,
+    pub bars: f64,
+    pub loop_bars: Option<u32>,
+    pub repeat_bars: Option<u32>,
+    pub quantized: bool,
+    pub has_drums: bool,
+    /// Share of drum notes per part, over all drum parts (only the non-zero ones).
+    pub drum_parts: Vec<(&'static str, f32)>,
+    pub drum_dominant: Option<&'static str>,
+    pub role: &'static str,
+    pub role_confidence: f64,
+    /// Role of each part, as (track, channel, role).
+    pub part_roles: Vec<(u16, u8, &'static str)>,
+    pub chords: Vec<String>,
+    pub notes: u64,
+    pub pitch_min: Option<u8>,
+    pub pitch_max: Option<u8>,
+    pub polyphony_mean: f64,
+    pub polyphony_max: u32,
+    /// Notes per second.
+    pub density: f64,
+    pub velocity_min: Option<u8>,
+    pub velocity_max: Option<u8>,
+    /// Hex of a hash over the canonical notes (see [`fingerprint`]).
+    pub fingerprint: String,
+    pub tags: Vec<String>,
+}
+
+/// Analyses a file that `midi::parse` accepted. `path` is its provenance path (for tags and
+/// priors); `end_tick` the parse's duration in ticks.
+pub fn analyze(bytes: &[u8], path: &str, end_tick: u64, arena: &Bump) -> Option<Analysis> {
+    let score = score::gather(bytes, arena)?;
+    Some(analyze_score(&score, path, end_tick))
+}
+
+pub fn analyze_score(score: &Score, path: &str, end_tick: u64) -> Analysis {
+    analyze_with(score, path, end_tick, key::PROFILES_USED)
+}
+
+/// [`analyze_score`] with a choice of key profiles (bit n: `key::PROFILES[n]`), for `midid eval`.
+pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) -> Analysis {
+    let tags = tags::from_path(path);
+    let tempo = tempo::analyze(score, tags.bpm);
+    let rhythm = rhythm::analyze(score, end_tick);
+    let parts = parts::parts(score);
+    let drum_keys: Vec<(u16, u8)> = parts.iter().filter(|p| p.drums).map(|p| (p.track, p.ch)).collect();
+    let is_drum = |n: &score::Note| drum_keys.contains(&(n.track, n.ch));
+
+    // Key: duration-weighted pitch classes of the pitched notes (a note counts at most a bar,
+    // so one held pedal tone cannot outweigh the music).
+    let cap = u64::from(score.ppq.max(1)) * 4;
+    let mut pcp = [0.0f32; 12];
+    let (mut first_bass, mut final_bass) = (None, None);
+    let pitched: Vec<&score::Note> = score.notes.iter().filter(|n| !is_drum(n)).collect();
+    for n in &pitched {
+        pcp[usize::from(n.pitch % 12)] += n.ticks().clamp(1, cap) as f32;
+    }
+    if let (Some(first), Some(last)) = (pitched.first(), pitched.last()) {
+        first_bass = pitched.iter().take_while(|n| n.on == first.on).map(|n| n.pitch).min().map(|p| p % 12);
+        // The final sonority: notes sounding at the last onset.
+        let last_on = last.on;
+        final_bass =
+            pitched.iter().filter(|n| n.off > last_on || n.on == last_on).map(|n| n.pitch).min().map(|p| p % 12);
+    }
+    let priors =
+        Priors { signature: score.key_sigs.first().map(|k| (k.1, k.2)), name: tags.key, final_bass, first_bass };
+    let key = key::detect(&pcp, &priors, key_profiles);
+
+    let mut drum_totals = [0.0f32; 8];
+    let drum_notes: u32 = parts.iter().filter(|p| p.drums).map(|p| p.notes).sum();
+    for p in parts.iter().filter(|p| p.drums) {
+        for (i, s) in p.drum_shares.iter().enumerate() {
+            drum_totals[i] += s * p.notes as f32 / drum_notes.max(1) as f32;
+        }
+    }
+    let drum_parts: Vec<(&'static str, f32)> = parts::DRUM_PARTS
+        .iter()
+        .zip(drum_totals)
+        .filter(|(_, s)| *s > 0.0)
+        .map(|(n, s)| (*n, (s * 1000.0).round() / 1000.0))
+        .collect();
+    let drum_dominant = drum_parts.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|d| d.0);
+    let (role, role_confidence) = parts::file_role(&parts);
+    let chords = parts::chords(score, &parts);
+    let stats = stats(score, end_tick);
+
+    Analysis {
+        bpm: tempo.bpm,
+        bpm_initial: tempo.initial_bpm,
+        bpm_weighted: tempo.weighted_bpm,
+        bpm_source: tempo.source,
+        bpm_confidence: tempo.confidence,
+        tempo_changes: tempo.changes,
+        key: key.as_ref().map(|k| k.key.name()),
+        tonic: key.as_ref().map(|k| k.key.tonic),
+        mode: key.as_ref().map(|k| if k.key.minor { "minor" } else { "major" }),
+        key_confidence: key.as_ref().map(|k| (k.confidence * 100.0).round() / 100.0),
+        key_source: key.as_ref().map(|k| k.source),
+        key_runner_up: key.as_ref().map(|k| k.runner_up.name()),
+        time_signature: format!("{}/{}", rhythm.time_signature.0, rhythm.time_signature.1),
+        meter_source: rhythm.meter_source,
+        bars: rhythm.bars,
+        loop_bars: rhythm.loop_bars,
+        repeat_bars: rhythm.repeat_bars,
+        quantized: rhythm.quantized,
+        has_drums: !drum_keys.is_empty(),
+        drum_parts,
+        drum_dominant,
+        role,
+        role_confidence,
+        part_roles: parts.iter().map(|p| (p.track, p.ch, p.role)).collect(),
+        chords,
+        notes: score.notes.len() as u64,
+        pitch_min: pitched.iter().map(|n| n.pitch).min(),
+        pitch_max: pitched.iter().map(|n| n.pitch).max(),
+        polyphony_mean: stats.0,
+        polyphony_max: stats.1,
+        density: stats.2,
+        velocity_min: score.notes.iter().map(|n| n.vel).min(),
+        velocity_max: score.notes.iter().map(|n| n.vel).max(),
+        fingerprint: fingerprint(score, &drum_keys),
+        tags: tags.tags,
+    }
+}
+
+/// (mean polyphony while anything sounds, max polyphony, notes per second).
+fn stats(score: &Score, end_tick: u64) -> (f64, u32, f64) {
+    let mut edges: Vec<(u64, i32)> = Vec::with_capacity(score.notes.len() * 2);
+    for n in score.notes.iter() {
+        edges.push((n.on, 1));
+        edges.push((n.off.max(n.on + 1), -1));
+    }
+    // Ends before starts at the same tick: a repeated note is not two at once.
+    edges.sort_unstable();
+    let (mut cur, mut max, mut last, mut weighted, mut sounding) = (0i32, 0i32, 0u64, 0u128, 0u128);
+    for (t, d) in edges {
+        if cur > 0 {
+            weighted += u128::from(t - last) * cur as u128;
+            sounding += u128::from(t - last);
+        }
+        last = t;
+        cur += d;
+        max = max.max(cur);
+    }
+    let mean = if sounding > 0 { weighted as f64 / sounding as f64 } else { 0.0 };
+    let secs = score.seconds_at(end_tick.max(score.music_end()));
+    let density = if secs > 0.0 { score.notes.len() as f64 / secs } else { 0.0 };
+    ((mean * 100.0).round() / 100.0, max.max(0) as u32, (density * 100.0).round() / 100.0)
+}
+
+/// A hash of the canonical note content: onsets and lengths in 1/48 beat, pitches, and the
+/// drum flag, sorted; track layout, names, text, tempo values and velocities do not enter, so
+/// the same music in different packaging (format 0 or 1, another PPQ, renamed) hashes the same.
+pub fn fingerprint(score: &Score, drum_parts: &[(u16, u8)]) -> String {
+    let ppq = u64::from(score.ppq.max(1));
+    let q = |t: u64| (t * 48 + ppq / 2) / ppq;
+    let mut canon: Vec<(u64, u8, bool, u64)> = score
+        .notes
+        .iter()
+        .map(|n| (q(n.on), n.pitch, drum_parts.contains(&(n.track, n.ch)), q(n.ticks()).max(1)))
+        .collect();
+    canon.sort_unstable();
+    let mut bytes = Vec::with_capacity(canon.len() * 12);
+    for (on, pitch, drum, len) in canon {
+        bytes.extend_from_slice(&(on as u32).to_le_bytes());
+        bytes.push(pitch);
+        bytes.push(u8::from(drum));
+        bytes.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+    crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes))
+}
+
+/// Tonic and mode of a label such as "Db minor" or "F# major".
+pub fn parse_key_label(s: &str) -> Option<KeyGuess> {
+    let mut it = s.split_whitespace();
+    let name = it.next()?.to_ascii_lowercase();
+    let mode = it.next()?.to_ascii_lowercase();
+    let base = match name.as_bytes().first()? {
+        b'c' => 0,
+        b'd' => 2,
+        b'e' => 4,
+        b'f' => 5,
+        b'g' => 7,
+        b'a' => 9,
+        b'b' => 11,
+        _ => return None,
+    };
+    let shift: i32 = name[1..]
+        .chars()
+        .map(|c| {
+            if c == '#' {
+                1
+            } else if c == 'b' || c == '-' {
+                -1
+            } else {
+                0
+            }
+        })
+        .sum();
+    let tonic = (base + shift).rem_euclid(12) as u8;
+    Some(KeyGuess { tonic, minor: mode.starts_with("min") })
+}

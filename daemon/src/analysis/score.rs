@@ -1,0 +1,202 @@
+//! The notes and conductor events of one file, gathered once for every detector.
+//!
+//! `midi::parse` validates and counts without keeping events; analysis needs them (notes with
+//! their ends, tempo and signature maps, names, programs), so this is a second, lenient pass
+//! over a file that already parsed. Everything lives in the caller's arena and is dropped with
+//! the batch.
+
+use bumpalo::collections::Vec as BumpVec;
+use bumpalo::Bump;
+use midly::{EventIter, MetaMessage, MidiMessage, TrackEventKind};
+
+/// One sounding note, in ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Note {
+    pub on: u64,
+    pub off: u64,
+    pub pitch: u8,
+    pub vel: u8,
+    pub ch: u8,
+    pub track: u16,
+}
+
+impl Note {
+    /// Length in ticks.
+    pub fn ticks(&self) -> u64 {
+        self.off.saturating_sub(self.on)
+    }
+}
+
+/// What a track says about itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrackInfo<'a> {
+    pub name: &'a str,
+    /// Instrument name meta, if any.
+    pub instrument: &'a str,
+}
+
+pub struct Score<'a> {
+    /// Ticks per quarter note; 0 for SMPTE-timed files (no beats to speak of).
+    pub ppq: u32,
+    pub format: u16,
+    /// Sorted by onset, then pitch.
+    pub notes: BumpVec<'a, Note>,
+    /// (tick, microseconds per quarter), sorted.
+    pub tempo: BumpVec<'a, (u64, u32)>,
+    /// (tick, numerator, denominator).
+    pub time_sigs: BumpVec<'a, (u64, u8, u16)>,
+    /// (tick, sharps (+) or flats (-), minor).
+    pub key_sigs: BumpVec<'a, (u64, i8, bool)>,
+    pub tracks: BumpVec<'a, TrackInfo<'a>>,
+    /// First program change on each channel.
+    pub programs: [Option<u8>; 16],
+    pub bends: [u32; 16],
+    pub controllers: [u32; 16],
+    /// Last event tick of any track.
+    pub end: u64,
+}
+
+/// Walks the chunks of a file that `midi::parse` accepted. None only when no track can be read.
+pub fn gather<'a>(bytes: &[u8], arena: &'a Bump) -> Option<Score<'a>> {
+    let bytes = match bytes.get(..4) {
+        Some(b"RIFF") => crate::midi::unwrap_riff(bytes).ok()?,
+        _ => bytes,
+    };
+    let hlen = u32::from_be_bytes(bytes.get(4..8)?.try_into().ok()?) as usize;
+    let format = u16::from_be_bytes(bytes.get(8..10)?.try_into().ok()?);
+    let division = u16::from_be_bytes(bytes.get(12..14)?.try_into().ok()?);
+    let mut score = Score {
+        ppq: if division & 0x8000 == 0 { u32::from(division) } else { 0 },
+        format,
+        notes: BumpVec::new_in(arena),
+        tempo: BumpVec::new_in(arena),
+        time_sigs: BumpVec::new_in(arena),
+        key_sigs: BumpVec::new_in(arena),
+        tracks: BumpVec::new_in(arena),
+        programs: [None; 16],
+        bends: [0; 16],
+        controllers: [0; 16],
+        end: 0,
+    };
+    let mut pos = 8usize.checked_add(hlen)?;
+    // One open-note slot per channel and pitch: (onset, velocity). A second note-on on a
+    // sounding key ends the first, as most synths do.
+    let open = arena.alloc_slice_fill_copy(16 * 128, None::<(u64, u8)>);
+    while pos + 8 <= bytes.len() {
+        let id = &bytes[pos..pos + 4];
+        let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
+        let body_end = (pos + 8).saturating_add(len).min(bytes.len());
+        if id == b"MTrk" {
+            let track = score.tracks.len() as u16;
+            let info = track_events(&bytes[pos + 8..body_end], track, &mut score, open, arena);
+            score.tracks.push(info);
+        } else if !id.iter().all(|b| (0x20..0x7F).contains(b)) {
+            break;
+        }
+        pos = body_end;
+    }
+    if score.tracks.is_empty() {
+        return None;
+    }
+    score.notes.sort_unstable_by_key(|n| (n.on, n.pitch, n.track));
+    score.tempo.sort_by_key(|t| t.0);
+    score.time_sigs.sort_by_key(|t| t.0);
+    score.key_sigs.sort_by_key(|t| t.0);
+    Some(score)
+}
+
+fn track_events<'a>(
+    body: &[u8],
+    track: u16,
+    score: &mut Score<'a>,
+    open: &mut [Option<(u64, u8)>],
+    arena: &'a Bump,
+) -> TrackInfo<'a> {
+    let mut info = TrackInfo::default();
+    let mut tick = 0u64;
+    for ev in EventIter::new(body) {
+        let Ok(ev) = ev else { break };
+        tick += u64::from(ev.delta.as_int());
+        match ev.kind {
+            TrackEventKind::Midi { channel, message } => {
+                let ch = channel.as_int();
+                match message {
+                    MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                        let slot = usize::from(ch) * 128 + usize::from(key.as_int());
+                        if let Some((on, v)) = open[slot].take() {
+                            push_note(score, on, tick, key.as_int(), v, ch, track);
+                        }
+                        open[slot] = Some((tick, vel.as_int()));
+                    }
+                    MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                        let slot = usize::from(ch) * 128 + usize::from(key.as_int());
+                        if let Some((on, v)) = open[slot].take() {
+                            push_note(score, on, tick, key.as_int(), v, ch, track);
+                        }
+                    }
+                    MidiMessage::ProgramChange { program } => {
+                        score.programs[usize::from(ch)].get_or_insert(program.as_int());
+                    }
+                    MidiMessage::PitchBend { bend } if bend.as_int() != 0x2000 => score.bends[usize::from(ch)] += 1,
+                    MidiMessage::Controller { .. } => score.controllers[usize::from(ch)] += 1,
+                    _ => {}
+                }
+            }
+            TrackEventKind::Meta(m) => match m {
+                MetaMessage::Tempo(t) if t.as_int() > 0 => score.tempo.push((tick, t.as_int())),
+                MetaMessage::TimeSignature(n, d, _, _) if n > 0 && d <= 7 => {
+                    score.time_sigs.push((tick, n, 1u16 << d));
+                }
+                MetaMessage::KeySignature(sf, minor) if (-7..=7).contains(&sf) => {
+                    score.key_sigs.push((tick, sf, minor))
+                }
+                MetaMessage::TrackName(n) if info.name.is_empty() => {
+                    info.name = arena.alloc_str(&String::from_utf8_lossy(n));
+                }
+                MetaMessage::InstrumentName(n) if info.instrument.is_empty() => {
+                    info.instrument = arena.alloc_str(&String::from_utf8_lossy(n));
+                }
+                MetaMessage::EndOfTrack => break,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    // Notes still sounding at the end of the track end there.
+    for (slot, o) in open.iter_mut().enumerate() {
+        if let Some((on, v)) = o.take() {
+            push_note(score, on, tick.max(on + 1), (slot % 128) as u8, v, (slot / 128) as u8, track);
+        }
+    }
+    score.end = score.end.max(tick);
+    info
+}
+
+fn push_note(score: &mut Score, on: u64, off: u64, pitch: u8, vel: u8, ch: u8, track: u16) {
+    score.notes.push(Note { on, off: off.max(on), pitch, vel, ch, track });
+}
+
+impl Score<'_> {
+    /// Seconds at a tick, through the tempo map (120 BPM until the first tempo event).
+    pub fn seconds_at(&self, tick: u64) -> f64 {
+        if self.ppq == 0 {
+            return 0.0;
+        }
+        let ppq = f64::from(self.ppq);
+        let (mut s, mut last, mut us) = (0.0, 0u64, 500_000u32);
+        for &(t, u) in self.tempo.iter() {
+            if t >= tick {
+                break;
+            }
+            s += (t - last) as f64 * f64::from(us) / ppq / 1e6;
+            last = t;
+            us = u;
+        }
+        s + (tick - last) as f64 * f64::from(us) / ppq / 1e6
+    }
+
+    /// The last note's end (or the last event), for lengths in beats and bars.
+    pub fn music_end(&self) -> u64 {
+        self.notes.iter().map(|n| n.off).max().unwrap_or(0)
+    }
+}
