@@ -126,6 +126,38 @@ pub fn midi_bytes(kind_index: usize, seed: u64) -> Vec<u8> {
     build(&p, seed, idx, false).to_bytes()
 }
 
+/// What a generated file is, by construction: the truth the analysis tests check against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Truth {
+    /// One of [`KIND_NAMES`].
+    pub kind: &'static str,
+    pub bpm: u32,
+    pub tonic: u8,
+    pub minor: bool,
+    pub time_signature: (u8, u16),
+    pub bars: u32,
+}
+
+/// [`midi_bytes`] with what the file was generated to be.
+pub fn labelled_midi(kind_index: usize, seed: u64) -> (Vec<u8>, Truth) {
+    let kind = Kind::ALL[kind_index % Kind::ALL.len()];
+    let idx = kind_index as u64;
+    let pack_genre = Rng::new(seed, idx, STREAM_PACK).below(GENRES.len() as u32) as usize;
+    let mut rng = Rng::new(seed, idx, STREAM_PARAMS);
+    let mut p = Params::draw(&mut rng, pack_genre, Some(kind), true);
+    p.tempo_meta = true;
+    let ts = p.meter.time_signature();
+    let truth = Truth {
+        kind: KIND_NAMES[kind_index % Kind::ALL.len()],
+        bpm: p.bpm,
+        tonic: p.tonic,
+        minor: p.minor,
+        time_signature: (ts[0], 1u16 << ts[1]),
+        bars: p.bars,
+    };
+    (build(&p, seed, idx, false).to_bytes(), truth)
+}
+
 /// Writes `spec.count` files under `dir` (created if missing) and reports what each must become.
 pub fn generate(dir: &Path, spec: &GenSpec) -> Result<GenReport, GenError> {
     let plan = plan(spec);

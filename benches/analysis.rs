@@ -1,0 +1,51 @@
+//! The analysis stage alone, on one core: `score::gather` + every detector, on files from the
+//! project's generator, timed apart from parsing (which is timed beside it for scale).
+//!
+//! `cargo bench -p midid --bench analysis` (`MIDID_BENCH_FILES`, default 20,000). Prints files/s
+//! for parse alone and for the analysis stage; a figure, never an assertion.
+
+use std::time::Instant;
+
+use bumpalo::Bump;
+use midid::analysis;
+use midid::gen::midi_bytes;
+use midid::midi::{parse, MidiLimits};
+
+mod common;
+use common::env_usize;
+
+fn main() {
+    if std::env::args().all(|a| a != "--bench") {
+        println!("analysis benchmark: run with `cargo bench -p midid --bench analysis`");
+        return;
+    }
+    let n = env_usize("MIDID_BENCH_FILES", 20_000);
+    let files: Vec<Vec<u8>> = (0..n).map(|i| midi_bytes(i, 42 + i as u64 / 5)).collect();
+    let bytes: usize = files.iter().map(Vec::len).sum();
+    let limits = MidiLimits::default();
+    let mut arena = Bump::new();
+    for round in 1..=3 {
+        let t = Instant::now();
+        let mut ends = Vec::with_capacity(n);
+        for f in &files {
+            arena.reset();
+            ends.push(parse(f, &limits, &arena).map(|x| x.duration_ticks).unwrap_or(0));
+        }
+        let parse_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut keyed = 0usize;
+        for (f, end) in files.iter().zip(&ends) {
+            arena.reset();
+            if let Some(a) = analysis::analyze(f, "/bench/Pack/Loop.mid", *end, &arena) {
+                keyed += usize::from(a.key.is_some());
+            }
+        }
+        let analysis_s = t.elapsed().as_secs_f64();
+        println!(
+            "round {round}: {n} files ({:.1} MB): parse {:.0} files/s, analysis {:.0} files/s on one core ({keyed} keyed)",
+            bytes as f64 / 1e6,
+            n as f64 / parse_s,
+            n as f64 / analysis_s
+        );
+    }
+}
