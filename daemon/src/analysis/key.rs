@@ -149,8 +149,10 @@ pub fn detect(pcp: &[f32; 12], priors: &Priors, used: u8) -> Option<Key> {
     // A lone C major signature is what many sequencers write by default (as 120 BPM is for
     // tempo): measured on POP909, trusting it scored 0.51 MIREX on the files carrying it.
     if let Some((sf, minor_flag)) = priors.signature.filter(|s| *s != (0, false)) {
-        // A signature names two keys; the notes choose between them (the minor flag of the
-        // event is often left at major by sequencers, so it is a hint, not the answer).
+        // A signature names two keys; the notes choose between them, with the event's minor flag
+        // as a strong hint (often left at major by sequencers, so not the answer). Its weight,
+        // 0.2, measured best on the labelled sets (0.02: 0.966 MIREX on files with key
+        // signatures; 0.12: 0.970; 0.2: 0.971; 0.3: 0.966).
         let major = KeyGuess::from_signature(sf, false);
         let minor = KeyGuess::from_signature(sf, true);
         for (i, s) in score.iter_mut().enumerate() {
@@ -158,7 +160,7 @@ pub fn detect(pcp: &[f32; 12], priors: &Priors, used: u8) -> Option<Key> {
             if g == major || g == minor {
                 *s += 1.0;
                 if g.minor == minor_flag {
-                    *s += 0.02;
+                    *s += 0.2;
                 }
             }
         }
