@@ -116,14 +116,7 @@ pub const KIND_NAMES: [&str; 5] = ["drums", "bass", "chords", "melody", "song"];
 /// One good Standard MIDI File of kind `KIND_NAMES[kind_index % 5]`, deterministic in `seed`
 /// (distinct seeds give distinct bytes). For unit tests elsewhere.
 pub fn midi_bytes(kind_index: usize, seed: u64) -> Vec<u8> {
-    let kind = Kind::ALL[kind_index % Kind::ALL.len()];
-    let idx = kind_index as u64;
-    let pack_genre = Rng::new(seed, idx, STREAM_PACK).below(GENRES.len() as u32) as usize;
-    let mut rng = Rng::new(seed, idx, STREAM_PARAMS);
-    let mut p = Params::draw(&mut rng, pack_genre, Some(kind), true);
-    // Unit tests want the tempo in the file; only the corpus has some files without it.
-    p.tempo_meta = true;
-    build(&p, seed, idx, false).to_bytes()
+    labelled_midi(kind_index, seed).0
 }
 
 /// What a generated file is, by construction: the truth the analysis tests check against.
@@ -145,6 +138,7 @@ pub fn labelled_midi(kind_index: usize, seed: u64) -> (Vec<u8>, Truth) {
     let pack_genre = Rng::new(seed, idx, STREAM_PACK).below(GENRES.len() as u32) as usize;
     let mut rng = Rng::new(seed, idx, STREAM_PARAMS);
     let mut p = Params::draw(&mut rng, pack_genre, Some(kind), true);
+    // Unit tests want the tempo in the file; only the corpus has some files without it.
     p.tempo_meta = true;
     let ts = p.meter.time_signature();
     let truth = Truth {

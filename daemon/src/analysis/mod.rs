@@ -82,7 +82,8 @@ pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) 
     let rhythm = rhythm::analyze(score, end_tick);
     let parts = parts::parts(score);
     let drum_keys: Vec<(u16, u8)> = parts.iter().filter(|p| p.drums).map(|p| (p.track, p.ch)).collect();
-    let is_drum = |n: &score::Note| drum_keys.contains(&(n.track, n.ch));
+    // Sorted, as `parts` returns parts in key order.
+    let is_drum = |n: &score::Note| drum_keys.binary_search(&(n.track, n.ch)).is_ok();
 
     // Key: duration-weighted pitch classes of the pitched notes (a note counts at most a bar,
     // so one held pedal tone cannot outweigh the music).
@@ -187,7 +188,7 @@ fn stats(score: &Score, end_tick: u64) -> (f64, u32, f64) {
 }
 
 /// A hash of the canonical note content: onsets and lengths in 1/48 beat, pitches, and the
-/// drum flag, sorted; track layout, names, text, tempo values and velocities do not enter, so
+/// drum flag (`drum_parts` sorted), sorted; track layout, names, text, tempo values and velocities do not enter, so
 /// the same music in different packaging (format 0 or 1, another PPQ, renamed) hashes the same.
 pub fn fingerprint(score: &Score, drum_parts: &[(u16, u8)]) -> String {
     let ppq = u64::from(score.ppq.max(1));
@@ -195,7 +196,7 @@ pub fn fingerprint(score: &Score, drum_parts: &[(u16, u8)]) -> String {
     let mut canon: Vec<(u64, u8, bool, u64)> = score
         .notes
         .iter()
-        .map(|n| (q(n.on), n.pitch, drum_parts.contains(&(n.track, n.ch)), q(n.ticks()).max(1)))
+        .map(|n| (q(n.on), n.pitch, drum_parts.binary_search(&(n.track, n.ch)).is_ok(), q(n.ticks()).max(1)))
         .collect();
     canon.sort_unstable();
     let mut bytes = Vec::with_capacity(canon.len() * 12);
@@ -315,11 +316,10 @@ mod tests {
     fn chord_files_name_their_chords_and_fingerprints_ignore_packaging() {
         let (a, _) = run(2, 7);
         assert!(a.chords.len() >= 2, "{:?}", a.chords);
-        // Same notes, other tempo and velocity, as another file: same fingerprint.
+        // Same notes under another tempo and another name: same fingerprint.
         let (bytes, _) = labelled_midi(2, 7);
         let mut changed = bytes.clone();
-        // Set-tempo payloads (FF 51 03 tt tt tt) get another tempo; velocities of note-ons
-        // (9n kk vv with vv > 0) another value.
+        // Set-tempo payloads (FF 51 03 tt tt tt) get another tempo.
         for i in 0..changed.len().saturating_sub(5) {
             if changed[i] == 0xFF && changed[i + 1] == 0x51 && changed[i + 2] == 3 {
                 changed[i + 3] ^= 0x01;

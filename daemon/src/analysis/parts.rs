@@ -50,30 +50,32 @@ const DRUM_NAME: &[&str] = &["drum", "kit", "perc", "beat", "kick", "snare", "ha
 
 /// Splits the notes into parts and describes each.
 pub fn parts(score: &Score) -> Vec<Part> {
-    let mut keys: Vec<(u16, u8)> = score.notes.iter().map(|n| (n.track, n.ch)).collect();
-    keys.sort_unstable();
-    keys.dedup();
+    // One stable sort by part keeps each part's notes in onset order, in one pass over the file
+    // whatever its number of tracks.
+    let mut sorted: Vec<&Note> = score.notes.iter().collect();
+    sorted.sort_by_key(|n| (n.track, n.ch));
     let ppq = u64::from(score.ppq.max(1));
-    keys.into_iter()
-        .map(|(track, ch)| {
-            let notes: Vec<&Note> = score.notes.iter().filter(|n| n.track == track && n.ch == ch).collect();
+    sorted
+        .chunk_by(|a, b| (a.track, a.ch) == (b.track, b.ch))
+        .map(|notes| {
+            let (track, ch) = (notes[0].track, notes[0].ch);
             let info = score.tracks.get(usize::from(track)).copied().unwrap_or_default();
             let name = if info.name.is_empty() { info.instrument } else { info.name };
             let count = notes.len() as u32;
             let mean_pitch = notes.iter().map(|n| f32::from(n.pitch)).sum::<f32>() / count.max(1) as f32;
             let mut onsets = 0u32;
             let mut last = None;
-            for n in &notes {
+            for n in notes {
                 if last.is_none_or(|l: u64| n.on > l + ppq / 16) {
                     onsets += 1;
                     last = Some(n.on);
                 }
             }
             let onset_polyphony = count as f32 / onsets.max(1) as f32;
-            let drums = ch == 9 || looks_like_drums(&notes, name, ppq);
+            let drums = ch == 9 || looks_like_drums(notes, name, ppq);
             let mut drum_shares = [0.0f32; 8];
             if drums {
-                for n in &notes {
+                for n in notes {
                     drum_shares[drum_class(n.pitch)] += 1.0;
                 }
                 for s in &mut drum_shares {
@@ -151,21 +153,21 @@ fn role_of(program: Option<u8>, name: &str, mean_pitch: f32, poly: f32, bends: u
 
 /// A file's role from its parts: drums, bass, chords, melody, fx, or full for several.
 pub fn file_role(parts: &[Part]) -> (&'static str, f64) {
-    let total: u32 = parts.iter().map(|p| p.notes).sum();
+    let total: u64 = parts.iter().map(|p| u64::from(p.notes)).sum();
     if total == 0 {
         return ("fx", 0.2);
     }
     // Parts that matter: at least 5 % of the notes.
-    let mut roles: Vec<(&str, u32)> = Vec::new();
-    for p in parts.iter().filter(|p| p.notes * 20 >= total) {
+    let mut roles: Vec<(&str, u64)> = Vec::new();
+    for p in parts.iter().filter(|p| u64::from(p.notes) * 20 >= total) {
         match roles.iter_mut().find(|r| r.0 == p.role) {
-            Some(r) => r.1 += p.notes,
-            None => roles.push((p.role, p.notes)),
+            Some(r) => r.1 += u64::from(p.notes),
+            None => roles.push((p.role, u64::from(p.notes))),
         }
     }
     roles.sort_by_key(|r| std::cmp::Reverse(r.1));
     let has = |r: &str| roles.iter().any(|x| x.0 == r);
-    let share = |r: &str| roles.iter().find(|x| x.0 == r).map_or(0, |x| x.1) as f64 / f64::from(total);
+    let share = |r: &str| roles.iter().find(|x| x.0 == r).map_or(0, |x| x.1) as f64 / total as f64;
     match roles.len() {
         0 => ("fx", 0.2),
         1 => (roles[0].0, 0.9),
@@ -179,10 +181,12 @@ pub fn file_role(parts: &[Part]) -> (&'static str, f64) {
 /// Chords: block chords (three or more pitch classes starting together) named, in order,
 /// repeats of the same chord folded.
 pub fn chords(score: &Score, parts: &[Part]) -> Vec<String> {
+    // Sorted (parts come out of `parts` in key order): looked up per note.
     let drum_parts: Vec<(u16, u8)> = parts.iter().filter(|p| p.drums).map(|p| (p.track, p.ch)).collect();
     let window = u64::from(score.ppq.max(1)) / 8;
     let mut out: Vec<String> = Vec::new();
-    let notes: Vec<&Note> = score.notes.iter().filter(|n| !drum_parts.contains(&(n.track, n.ch))).collect();
+    let notes: Vec<&Note> =
+        score.notes.iter().filter(|n| drum_parts.binary_search(&(n.track, n.ch)).is_err()).collect();
     let mut i = 0;
     while i < notes.len() {
         let start = notes[i].on;

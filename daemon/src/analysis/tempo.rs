@@ -90,7 +90,7 @@ pub fn analyze(score: &Score, name_bpm: Option<f64>) -> Tempo {
         // whose tempo is the one already known: nothing to add.
         let ratio = beat_ticks / f64::from(score.ppq);
         let on_grid = [0.5, 2.0 / 3.0, 0.75, 1.0, 1.5, 2.0, 3.0].iter().any(|r| (ratio / r - 1.0).abs() < 0.01);
-        if !on_grid && strength > 0.3 {
+        if !on_grid && strength > 0.3 && at_default.is_finite() && at_default > 0.0 {
             let mut bpm = at_default;
             while bpm < 70.0 {
                 bpm *= 2.0;
@@ -104,6 +104,10 @@ pub fn analyze(score: &Score, name_bpm: Option<f64>) -> Tempo {
         }
     }
     t
+}
+
+thread_local! {
+    static PLANNER: std::cell::RefCell<FftPlanner<f32>> = std::cell::RefCell::new(FftPlanner::new());
 }
 
 /// The beat period in ticks from the onsets' autocorrelation, with its normalised strength:
@@ -125,12 +129,15 @@ pub fn beat_period(score: &Score) -> Option<(f64, f64)> {
             buf[i].re += f32::from(n.vel.max(1)) / 127.0;
         }
     }
-    let mut planner = FftPlanner::<f32>::new();
-    planner.plan_fft_forward(size).process(&mut buf);
-    for c in buf.iter_mut() {
-        *c = Complex::new(c.norm_sqr(), 0.0);
-    }
-    planner.plan_fft_inverse(size).process(&mut buf);
+    // Plans are cached per thread: planning is most of an FFT's cost at these sizes.
+    PLANNER.with(|p| {
+        let mut planner = p.borrow_mut();
+        planner.plan_fft_forward(size).process(&mut buf);
+        for c in buf.iter_mut() {
+            *c = Complex::new(c.norm_sqr(), 0.0);
+        }
+        planner.plan_fft_inverse(size).process(&mut buf);
+    });
     let zero = buf[0].re.max(f32::MIN_POSITIVE);
     // Lags for 40-300 BPM at the default tempo's tick rate: 0.4 to 3 quarter notes.
     let lo = (0.4 * 24.0) as usize;
