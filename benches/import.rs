@@ -7,7 +7,7 @@
 //!   O_DIRECT, lazy midly events, group commit);
 //! - baseline: what one would write in an afternoon with std::fs + rayon + midly + the same
 //!   HighwayHash + the same SQLite statements (objects written temp+rename, one syncfs before the
-//!   single commit, so its durability matches ours).
+//!   single commit, so its durability matches ours), and the same musical analysis call.
 //!
 //! It prints files/s for both and the ratio, and the peak RSS of `midid`. With
 //! `MIDID_BENCH_RSS_FILES=200000` it also imports a corpus of that size and compares peak RSS
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use midid::catalog::sqlite;
+use midid::catalog::{sqlite, Described};
 use midid::dedupe::content_id;
 use midid::gen::{generate, GenSpec};
 use midid::midi::{Facts, Repairs, Timing};
@@ -192,6 +192,11 @@ fn run_baseline(corpus: &Path, data: &Path) -> (u64, f64) {
                 return Some((id, bytes.len() as u64, None, p));
             }
             let facts = baseline_facts(&bytes)?;
+            // The same analysis as ours (it is not what this benchmark compares): a fresh arena
+            // per file, as plain code would.
+            let analysis =
+                midid::analysis::analyze(&bytes, &p.to_string_lossy(), facts.duration_ticks, &bumpalo::Bump::new());
+            let facts = Described { facts, analysis };
             let hex = midid::dedupe::to_hex(&id);
             let tmp = objects.join(format!("{hex}.tmp"));
             std::fs::write(&tmp, &bytes).ok()?;

@@ -76,7 +76,7 @@ pub enum Response {
     Status { daemon: DaemonInfo, jobs: Vec<JobInfo> },
     Jobs { jobs: Vec<JobInfo> },
     Rejects { rejects: Vec<RejectInfo> },
-    File { file: FileInfo },
+    File { file: Box<FileInfo> },
     Files { files: Vec<FileInfo> },
     Ok { message: String },
     Error { kind: ErrorKind, message: String },
@@ -209,17 +209,31 @@ pub struct RejectInfo {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SourceInfo {
     pub path: String,
     pub name: String,
     pub clean_name: Option<String>,
     pub job: u64,
+    /// Words the path and name say (BPM, key, role, drum part, genre, pack).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
-/// A catalogued file in the JSON shape of DESIGN section 6. Fields a later stage fills
-/// (key, role, ...) are null until then.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One part of a file (a track x channel that holds notes) and the role analysis gave it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartInfo {
+    pub track: u16,
+    /// 1-16.
+    pub channel: u8,
+    pub role: String,
+}
+
+/// A catalogued file in the JSON shape of DESIGN section 6, plus the analysis's other results.
+/// Analysis fields are null for files it could not judge (SMPTE timing, no notes) and for rows
+/// catalogued before it existed; the fields after `repairs` are optional on the wire so older
+/// daemons still answer newer clients.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct FileInfo {
     pub hash: String,
     pub size: u64,
@@ -245,6 +259,58 @@ pub struct FileInfo {
     pub parent: Option<String>,
     pub repairs: Vec<String>,
     pub sources: Vec<SourceInfo>,
+    /// How sure `bpm` is, 0-1 (where it came from is `bpm_source`).
+    #[serde(default)]
+    pub bpm_confidence: Option<f64>,
+    /// Tonic pitch class 0-11 (C = 0) and `major`/`minor`.
+    #[serde(default)]
+    pub key_tonic: Option<u8>,
+    #[serde(default)]
+    pub key_mode: Option<String>,
+    /// `meta` (a key-signature event), `filename` or `analysis`.
+    #[serde(default)]
+    pub key_source: Option<String>,
+    /// The second-best key (short loops confuse relative major and minor).
+    #[serde(default)]
+    pub key_runner_up: Option<String>,
+    /// `meta` or `analysis`.
+    #[serde(default)]
+    pub meter_source: Option<String>,
+    /// A loop's length in whole bars.
+    #[serde(default)]
+    pub loop_bars: Option<u32>,
+    #[serde(default)]
+    pub quantized: Option<bool>,
+    #[serde(default)]
+    pub drum_dominant: Option<String>,
+    /// Share of the drum notes per drum part.
+    #[serde(default)]
+    pub drum_shares: Option<BTreeMap<String, f64>>,
+    #[serde(default)]
+    pub role_confidence: Option<f64>,
+    #[serde(default)]
+    pub parts: Vec<PartInfo>,
+    /// Block chords in order (`C`, `Am7`, `F/A`).
+    #[serde(default)]
+    pub chords: Vec<String>,
+    #[serde(default)]
+    pub pitch_min: Option<u8>,
+    #[serde(default)]
+    pub pitch_max: Option<u8>,
+    #[serde(default)]
+    pub polyphony_mean: Option<f64>,
+    #[serde(default)]
+    pub polyphony_max: Option<u32>,
+    /// Notes per second.
+    #[serde(default)]
+    pub density: Option<f64>,
+    #[serde(default)]
+    pub velocity_min: Option<u8>,
+    #[serde(default)]
+    pub velocity_max: Option<u8>,
+    /// Hex hash of the canonical notes: the same music in other packaging has the same one.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// Framing and handshake failures.

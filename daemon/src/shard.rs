@@ -30,12 +30,13 @@ use monoio::buf::IoBufMut;
 use monoio::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 
+use crate::analysis;
 use crate::buf::{AlignedBuf, BufPool};
 use crate::catalog::writer::repeat_reject_detail;
-use crate::catalog::{Batch, Row, Source, WriterMsg};
+use crate::catalog::{Batch, Described, Row, Source, WriterMsg};
 use crate::dedupe::{content_id, ContentId, DedupeIndex, Known};
 use crate::job::{Counters, Job};
-use crate::midi::{self, Facts, MidiLimits};
+use crate::midi::{self, MidiLimits};
 use crate::objects::{link_fd, tmpfile_unsupported, ObjectStore};
 use crate::reject::Reason;
 use crate::unpack::{self, ArchiveLimits, Kind, Sink, Walker};
@@ -200,7 +201,7 @@ enum Done {
     Wrote {
         unit: Unit,
         id: ContentId,
-        facts: Box<Facts>,
+        file: Box<Described>,
         buf: AlignedBuf,
         res: io::Result<()>,
     },
@@ -210,7 +211,7 @@ enum Done {
 enum Verdict {
     Duplicate(ContentId),
     Reject(Reason, String),
-    New(ContentId, Box<Facts>),
+    New(ContentId, Box<Described>),
 }
 
 /// An archive unit's bytes: read whole, or left on disk (its size) when over `max_archive_read`.
@@ -389,14 +390,15 @@ impl Shard {
                     }
                 }
             }
-            Done::Wrote { unit, id, facts, buf, res } => {
+            Done::Wrote { unit, id, file, buf, res } => {
                 let size = buf.len() as u64;
                 self.pool.give(buf);
                 let raw_name = raw_file_name(&unit.path);
-                let source = Source { job: unit.job, path: unit.provenance, name: unit.name, raw_name };
+                let tags = file.analysis.as_ref().map(|a| a.tags.clone());
+                let source = new_source(unit.job, unit.provenance, unit.name, raw_name, tags);
                 match res {
                     Ok(()) => match shared.index.claim(id) {
-                        None => self.rows.push(Row::File { id, size, facts, source }),
+                        None => self.rows.push(Row::File { id, size, file, source }),
                         Some(_) => self.rows.push(Row::Duplicate { id, source }),
                     },
                     Err(e) => {
@@ -418,14 +420,12 @@ impl Shard {
             return None;
         }
         let job = Arc::clone(&unit.job);
-        match self.classify(&job, buf.as_slice(), shared) {
+        match self.classify(&job, buf.as_slice(), &unit.provenance, shared) {
             Verdict::Duplicate(id) => {
                 self.pool.give(buf);
                 let raw_name = raw_file_name(&unit.path);
-                self.rows.push(Row::Duplicate {
-                    id,
-                    source: Source { job, path: unit.provenance, name: unit.name, raw_name },
-                });
+                let source = new_source(job, unit.provenance, unit.name, raw_name, None);
+                self.rows.push(Row::Duplicate { id, source });
                 None
             }
             Verdict::Reject(reason, detail) => {
@@ -433,18 +433,19 @@ impl Shard {
                 self.rows.push(Row::Reject { job, path: unit.provenance, reason, detail });
                 None
             }
-            Verdict::New(id, facts) => {
+            Verdict::New(id, file) => {
                 self.seq += 1;
                 let tmp = shared.objects.temp_path(&id, self.index, self.seq);
                 let dest = shared.objects.path_of(&id);
-                Some(Box::pin(write_object(unit, id, facts, buf, tmp, dest)))
+                Some(Box::pin(write_object(unit, id, file, buf, tmp, dest)))
             }
         }
     }
 
     /// What the bytes of one file are: a known content, a reject, or a new content with its facts
-    /// (whose object the caller writes). Counts the parse and analyze stages.
-    fn classify(&mut self, job: &Job, bytes: &[u8], shared: &Shared) -> Verdict {
+    /// and analysis (whose object the caller writes). Counts the parse and analyze stages. `path`
+    /// is the provenance path: its words are priors for the analysis (a BPM, a key).
+    fn classify(&mut self, job: &Job, bytes: &[u8], path: &str, shared: &Shared) -> Verdict {
         let id = content_id(bytes);
         match shared.index.get(&id) {
             // A fingerprint match is confirmed by the object store: a committed content's object
@@ -465,12 +466,21 @@ impl Shard {
         }
         let limits = shared.limits.midi;
         let arena = &self.arena;
-        // midly is fuzzed but still third-party code fed hostile bytes: a panic in it must cost
-        // one file, not a shard.
-        let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| midi::parse(bytes, &limits, arena)));
+        // midly is fuzzed but still third-party code fed hostile bytes, and the analysis reads
+        // the same bytes: a panic in either must cost one file, not a shard.
+        let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            midi::parse(bytes, &limits, arena).map(|facts| {
+                // SMPTE-timed files have no beats to analyse; the parse's facts stand alone.
+                let analysis = match facts.timing {
+                    midi::Timing::Metrical { .. } => analysis::analyze(bytes, path, facts.duration_ticks, arena),
+                    midi::Timing::Timecode { .. } => None,
+                };
+                Described { facts, analysis }
+            })
+        }));
         self.passed_stages(job);
         match parsed {
-            Ok(Ok(facts)) => Verdict::New(id, Box::new(facts)),
+            Ok(Ok(file)) => Verdict::New(id, Box::new(file)),
             Ok(Err(rej)) => {
                 shared.index.mark_rejected(id, rej.reason);
                 Verdict::Reject(rej.reason, rej.detail)
@@ -554,17 +564,20 @@ impl Shard {
         Counters::add(&job.counters.read, 1);
         Counters::add(&job.counters.bytes, bytes.len() as u64);
         let raw_name = raw.map(Box::from);
-        let source = Source { job: Arc::clone(job), path: path.to_string(), name: name.to_string(), raw_name };
-        match self.classify(job, bytes, shared) {
-            Verdict::Duplicate(id) => self.rows.push(Row::Duplicate { id, source }),
-            Verdict::Reject(reason, detail) => {
-                self.rows.push(Row::Reject { job: source.job, path: source.path, reason, detail })
+        let (job, path, name) = (Arc::clone(job), path.to_string(), name.to_string());
+        match self.classify(&job, bytes, &path, shared) {
+            Verdict::Duplicate(id) => {
+                let source = new_source(job, path, name, raw_name, None);
+                self.rows.push(Row::Duplicate { id, source })
             }
-            Verdict::New(id, facts) => {
+            Verdict::Reject(reason, detail) => self.rows.push(Row::Reject { job, path, reason, detail }),
+            Verdict::New(id, file) => {
                 self.seq += 1;
+                let tags = file.analysis.as_ref().map(|a| a.tags.clone());
+                let source = new_source(job, path, name, raw_name, tags);
                 match shared.objects.write_sync(&id, bytes, self.index, self.seq) {
                     Ok(()) => match shared.index.claim(id) {
-                        None => self.rows.push(Row::File { id, size: bytes.len() as u64, facts, source }),
+                        None => self.rows.push(Row::File { id, size: bytes.len() as u64, file, source }),
                         Some(_) => self.rows.push(Row::Duplicate { id, source }),
                     },
                     Err(e) => {
@@ -721,12 +734,24 @@ async fn read_whole(unit: &Unit, buf: AlignedBuf, max_bytes: u64, max_archive: u
     (Some(big), Ok(()), None)
 }
 
+/// A source row; `tags` are the analysis's when it ran (from the same path), else the path's.
+fn new_source(
+    job: Arc<Job>,
+    path: String,
+    name: String,
+    raw_name: Option<Box<[u8]>>,
+    tags: Option<Vec<String>>,
+) -> Source {
+    let tags = tags.unwrap_or_else(|| analysis::tags::from_path(&path).tags);
+    Source { job, path, name, raw_name, tags }
+}
+
 /// Writes a new object. Durability comes from the writer's `syncfs` before the row commits (see
 /// `objects.rs`).
 async fn write_object(
     unit: Unit,
     id: ContentId,
-    facts: Box<Facts>,
+    file: Box<Described>,
     buf: AlignedBuf,
     tmp: PathBuf,
     dest: PathBuf,
@@ -738,7 +763,7 @@ async fn write_object(
         },
         None => (buf, Err(io::Error::from(io::ErrorKind::InvalidInput))),
     };
-    Done::Wrote { unit, id, facts, buf, res }
+    Done::Wrote { unit, id, file, buf, res }
 }
 
 /// O_TMPFILE: an unnamed inode in the object's own fan-out directory, linked into place once

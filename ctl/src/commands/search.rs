@@ -78,7 +78,14 @@ mod tests {
             notes: 0,
             parent: None,
             repairs: vec![],
-            sources: vec![SourceInfo { path: "/x/b.mid".into(), name: "b.mid".into(), clean_name: None, job: 2 }],
+            sources: vec![SourceInfo {
+                path: "/x/b.mid".into(),
+                name: "b.mid".into(),
+                clean_name: None,
+                job: 2,
+                tags: vec![],
+            }],
+            ..FileInfo::default()
         };
         let text = files_table(&[file]);
         let line = text.lines().nth(1).unwrap_or_default();

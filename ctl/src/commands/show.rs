@@ -37,24 +37,81 @@ fn file_text(f: &FileInfo) -> String {
     field("duration", format!("{:.2}s ({} ticks)", f.duration_s, f.duration_ticks));
     field("bars", or_dash(f.bars.map(|b| format!("{b:.2}"))));
     let mut bpm = or_dash(f.bpm.map(|b| format!("{b:.2}")));
-    if let Some(source) = &f.bpm_source {
-        bpm.push_str(&format!(" (from {source})"));
+    match (&f.bpm_source, f.bpm_confidence) {
+        (Some(source), Some(conf)) => bpm.push_str(&format!(" (from {source}, confidence {conf:.2})")),
+        (Some(source), None) => bpm.push_str(&format!(" (from {source})")),
+        _ => {}
     }
     if f.tempo_changes {
         bpm.push_str(", tempo changes");
     }
     field("bpm", bpm);
     let mut key = or_dash(f.key.clone());
-    if let Some(conf) = f.key_confidence {
-        key.push_str(&format!(" (confidence {conf:.2})"));
+    let about: Vec<String> = [
+        f.key_source.as_ref().map(|s| format!("from {s}")),
+        f.key_confidence.map(|c| format!("confidence {c:.2}")),
+        f.key_runner_up.as_ref().map(|r| format!("else {r}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !about.is_empty() {
+        key.push_str(&format!(" ({})", about.join(", ")));
     }
     field("key", key);
-    field("time signature", or_dash(f.time_signature.clone()));
+    let mut meter = or_dash(f.time_signature.clone());
+    if let Some(source) = &f.meter_source {
+        meter.push_str(&format!(" (from {source})"));
+    }
+    field("time signature", meter);
     field("drums", or_dash(f.has_drums.map(|d| if d { "yes" } else { "no" })));
-    field("drum parts", or_dash(f.drum_parts.as_ref().filter(|p| !p.is_empty()).map(|p| p.join(", "))));
-    field("role", or_dash(f.role.clone()));
-    field("loop", or_dash(f.is_loop.map(|l| if l { "yes" } else { "no" })));
+    let parts = match &f.drum_shares {
+        Some(shares) if !shares.is_empty() => {
+            let mut by_share: Vec<(&String, &f64)> = shares.iter().collect();
+            by_share.sort_by(|a, b| b.1.total_cmp(a.1));
+            Some(by_share.iter().map(|(p, s)| format!("{p} {:.0}%", *s * 100.0)).collect::<Vec<_>>().join(", "))
+        }
+        _ => f.drum_parts.as_ref().filter(|p| !p.is_empty()).map(|p| p.join(", ")),
+    };
+    field("drum parts", or_dash(parts));
+    let mut role = or_dash(f.role.clone());
+    if let Some(conf) = f.role_confidence {
+        role.push_str(&format!(" (confidence {conf:.2})"));
+    }
+    field("role", role);
+    if !f.parts.is_empty() {
+        let parts: Vec<String> = f.parts.iter().map(|p| format!("{}/ch{} {}", p.track, p.channel, p.role)).collect();
+        field("parts", parts.join(", "));
+    }
+    let looped = match (f.is_loop, f.loop_bars) {
+        (Some(true), Some(bars)) => format!("yes, {bars} bars"),
+        (Some(true), None) => "yes".to_string(),
+        (Some(false), _) => "no".to_string(),
+        (None, _) => "-".to_string(),
+    };
+    field("loop", looped);
+    if let Some(q) = f.quantized {
+        field("timing", if q { "quantized" } else { "expressive" }.to_string());
+    }
     field("notes", f.notes.to_string());
+    if let (Some(lo), Some(hi)) = (f.pitch_min, f.pitch_max) {
+        field("pitch range", format!("{lo}-{hi}"));
+    }
+    if let (Some(mean), Some(max)) = (f.polyphony_mean, f.polyphony_max) {
+        field("polyphony", format!("mean {mean:.2}, max {max}"));
+    }
+    if let Some(d) = f.density {
+        field("density", format!("{d:.2} notes/s"));
+    }
+    if let (Some(lo), Some(hi)) = (f.velocity_min, f.velocity_max) {
+        field("velocity", format!("{lo}-{hi}"));
+    }
+    if !f.chords.is_empty() {
+        field("chords", f.chords.join(" "));
+    }
+    if let Some(fp) = &f.fingerprint {
+        field("fingerprint", fp.clone());
+    }
     field("parent", or_dash(f.parent.clone()));
     if !f.repairs.is_empty() {
         field("repairs", f.repairs.join(", "));
@@ -64,6 +121,9 @@ fn file_text(f: &FileInfo) -> String {
         let _ = write!(out, "\n  job {}  {}", s.job, printable(&s.path));
         if let Some(clean) = s.clean_name.as_deref().filter(|c| *c != s.name) {
             let _ = write!(out, "  -> {}", printable(clean));
+        }
+        if !s.tags.is_empty() {
+            let _ = write!(out, "  [{}]", printable(&s.tags.join(", ")));
         }
     }
     out
@@ -104,13 +164,18 @@ mod tests {
                 name: "Kick\u{1b}[2J.mid".into(),
                 clean_name: Some("Kick2J.mid".into()),
                 job: 1,
+                tags: vec!["kick".into()],
             }],
+            ..FileInfo::default()
         };
         let text = file_text(&file);
         assert!(text.contains("bpm             120.00 (from meta)"), "{text}");
         assert!(text.contains("key             -\n"), "{text}");
         assert!(text.contains("channels        0,9"), "{text}");
-        assert!(text.contains("sources (1)\n  job 1  /p/Trap.zip!/Kick\\u{1b}[2J.mid  -> Kick2J.mid"), "{text}");
+        assert!(
+            text.contains("sources (1)\n  job 1  /p/Trap.zip!/Kick\\u{1b}[2J.mid  -> Kick2J.mid  [kick]"),
+            "{text}"
+        );
         assert!(!text.contains('\u{1b}'));
     }
 }

@@ -13,6 +13,10 @@ pub mod score;
 pub mod tags;
 pub mod tempo;
 
+/// Recorded with every analysed row (`files.analysis_version`): raise it when a change to the
+/// detectors should make stored results count as stale.
+pub const VERSION: u32 = 1;
+
 use bumpalo::Bump;
 use serde::Serialize;
 
@@ -118,7 +122,13 @@ pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) 
         .filter(|(_, s)| *s > 0.0)
         .map(|(n, s)| (*n, (s * 1000.0).round() / 1000.0))
         .collect();
-    let drum_dominant = drum_parts.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|d| d.0);
+    // On a tie the part listed first (kick before snare before hats) is the dominant one, as
+    // stored lists sort by share with that same order among equals.
+    let drum_dominant = drum_parts.iter().fold(None::<(&'static str, f32)>, |best, d| match best {
+        Some(b) if b.1 >= d.1 => Some(b),
+        _ => Some(*d),
+    });
+    let drum_dominant = drum_dominant.map(|d| d.0);
     let (role, role_confidence) = parts::file_role(&parts);
     let chords = parts::chords(score, &parts);
     let stats = stats(score, end_tick);

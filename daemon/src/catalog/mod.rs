@@ -13,10 +13,18 @@ pub mod writer;
 
 use std::sync::Arc;
 
+use crate::analysis::Analysis;
 use crate::dedupe::ContentId;
 use crate::job::Job;
 use crate::midi::Facts;
 use crate::reject::Reason;
+
+/// What the shard learned about a new content: the parse's facts and, for files with metrical
+/// timing, the musical analysis (whose values take precedence over the parse's first guesses).
+pub struct Described {
+    pub facts: Facts,
+    pub analysis: Option<Analysis>,
+}
 
 /// Where a file was found.
 pub struct Source {
@@ -27,6 +35,9 @@ pub struct Source {
     pub name: String,
     /// The name's original bytes, kept when they were not UTF-8.
     pub raw_name: Option<Box<[u8]>>,
+    /// Words from the path and the name (BPM, key, role, drum part, genre, pack): they belong to
+    /// where the file was found, not to its content.
+    pub tags: Vec<String>,
 }
 
 /// One row-to-be, produced by a shard (or by discovery, for rejects it finds itself).
@@ -35,7 +46,7 @@ pub enum Row {
     File {
         id: ContentId,
         size: u64,
-        facts: Box<Facts>,
+        file: Box<Described>,
         source: Source,
     },
     /// A content the catalog holds (or a sibling shard is committing): one more source.

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use midictl::protocol::{Counts, FileInfo, JobInfo, JobState, RejectInfo, SourceInfo};
+use midictl::protocol::{Counts, FileInfo, JobInfo, JobState, PartInfo, RejectInfo, SourceInfo};
 use rusqlite::{params, Connection, Row};
 
 use super::sqlite;
@@ -16,7 +16,9 @@ pub struct Reader {
 
 const FILE_COLS: &str = "hash, size, format, ppq, tracks, channels, duration_s, duration_ticks, bars, bpm,
     bpm_source, tempo_changes, key, key_confidence, time_signature, has_drums, drum_parts, role, is_loop,
-    notes, parent, repairs";
+    notes, parent, repairs, bpm_confidence, key_tonic, key_mode, key_source, key_runner_up, meter_source,
+    loop_bars, quantized, drum_dominant, drum_shares, role_confidence, parts, chords, pitch_min, pitch_max,
+    polyphony_mean, polyphony_max, density, velocity_min, velocity_max, fingerprint";
 
 impl Reader {
     pub fn open(path: &Path) -> Result<Reader, CatalogError> {
@@ -72,7 +74,7 @@ impl Reader {
         let Some(id) = from_hex(&f.hash) else { return Ok(f) };
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT path, name, clean_name, job FROM sources WHERE hash = ?1 ORDER BY id")
+            .prepare_cached("SELECT path, name, clean_name, job, tags FROM sources WHERE hash = ?1 ORDER BY id")
             .map_err(self.err("reading sources"))?;
         f.sources = stmt
             .query_map(params![&id[..]], |r| {
@@ -81,6 +83,10 @@ impl Reader {
                     name: r.get(1)?,
                     clean_name: r.get(2)?,
                     job: r.get::<_, i64>(3)? as u64,
+                    tags: r
+                        .get::<_, Option<String>>(4)?
+                        .and_then(|t| serde_json::from_str(&t).ok())
+                        .unwrap_or_default(),
                 })
             })
             .map_err(self.err("reading sources"))?
@@ -163,34 +169,60 @@ fn channels_of(mask: u16) -> Vec<u8> {
 }
 
 fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileInfo> {
-    let hash: Vec<u8> = r.get(0)?;
-    let hash = <[u8; 16]>::try_from(hash.as_slice()).map(|h| to_hex(&h)).unwrap_or_default();
-    let parent: Option<Vec<u8>> = r.get(20)?;
-    let repairs: String = r.get(21)?;
-    let drum_parts: Option<String> = r.get(16)?;
+    let hex16 = |b: Option<Vec<u8>>| b.and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok()).map(|h| to_hex(&h));
+    let list = |s: Option<String>| -> Vec<String> {
+        s.map(|s| s.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect()).unwrap_or_default()
+    };
+    // JSON columns are written by this program; one that does not parse reads as absent.
+    fn json<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
+        s.and_then(|s| serde_json::from_str(&s).ok())
+    }
+    let drum_parts: Option<String> = r.get("drum_parts")?;
+    let parts: Vec<sqlite::PartJson> = json(r.get("parts")?).unwrap_or_default();
     Ok(FileInfo {
-        hash,
-        size: r.get::<_, i64>(1)? as u64,
-        format: r.get(2)?,
-        ppq: r.get(3)?,
-        tracks: r.get(4)?,
-        channels: channels_of(r.get(5)?),
-        duration_s: r.get(6)?,
-        duration_ticks: r.get::<_, i64>(7)? as u64,
-        bars: r.get(8)?,
-        bpm: r.get(9)?,
-        bpm_source: r.get(10)?,
-        tempo_changes: r.get(11)?,
-        key: r.get(12)?,
-        key_confidence: r.get(13)?,
-        time_signature: r.get(14)?,
-        has_drums: r.get(15)?,
-        drum_parts: drum_parts.map(|s| s.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect()),
-        role: r.get(17)?,
-        is_loop: r.get(18)?,
-        notes: r.get::<_, i64>(19)? as u64,
-        parent: parent.and_then(|p| <[u8; 16]>::try_from(p.as_slice()).ok()).map(|p| to_hex(&p)),
-        repairs: repairs.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect(),
+        hash: hex16(r.get("hash")?).unwrap_or_default(),
+        size: r.get::<_, i64>("size")? as u64,
+        format: r.get("format")?,
+        ppq: r.get("ppq")?,
+        tracks: r.get("tracks")?,
+        channels: channels_of(r.get("channels")?),
+        duration_s: r.get("duration_s")?,
+        duration_ticks: r.get::<_, i64>("duration_ticks")? as u64,
+        bars: r.get("bars")?,
+        bpm: r.get("bpm")?,
+        bpm_source: r.get("bpm_source")?,
+        tempo_changes: r.get("tempo_changes")?,
+        key: r.get("key")?,
+        key_confidence: r.get("key_confidence")?,
+        time_signature: r.get("time_signature")?,
+        has_drums: r.get("has_drums")?,
+        drum_parts: drum_parts.map(|s| list(Some(s))),
+        role: r.get("role")?,
+        is_loop: r.get("is_loop")?,
+        notes: r.get::<_, i64>("notes")? as u64,
+        parent: hex16(r.get("parent")?),
+        repairs: list(r.get("repairs")?),
         sources: Vec::new(),
+        bpm_confidence: r.get("bpm_confidence")?,
+        key_tonic: r.get("key_tonic")?,
+        key_mode: r.get("key_mode")?,
+        key_source: r.get("key_source")?,
+        key_runner_up: r.get("key_runner_up")?,
+        meter_source: r.get("meter_source")?,
+        loop_bars: r.get("loop_bars")?,
+        quantized: r.get("quantized")?,
+        drum_dominant: r.get("drum_dominant")?,
+        drum_shares: json(r.get("drum_shares")?),
+        role_confidence: r.get("role_confidence")?,
+        parts: parts.into_iter().map(|p| PartInfo { track: p.track, channel: p.channel, role: p.role }).collect(),
+        chords: json(r.get("chords")?).unwrap_or_default(),
+        pitch_min: r.get("pitch_min")?,
+        pitch_max: r.get("pitch_max")?,
+        polyphony_mean: r.get("polyphony_mean")?,
+        polyphony_max: r.get("polyphony_max")?,
+        density: r.get("density")?,
+        velocity_min: r.get("velocity_min")?,
+        velocity_max: r.get("velocity_max")?,
+        fingerprint: hex16(r.get("fingerprint")?),
     })
 }

@@ -8,14 +8,16 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::CatalogError;
-use crate::dedupe::ContentId;
+use super::{CatalogError, Described};
+use crate::analysis::{self, Analysis};
+use crate::dedupe::{from_hex, ContentId};
 use crate::job::Job;
-use crate::midi::{Facts, Timing};
+use crate::midi::Timing;
 
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../../migrations/sqlite/0002_archives.sql")),
+    (3, include_str!("../../../migrations/sqlite/0003_analysis.sql")),
 ];
 
 fn sq<'a>(op: &'static str, path: &'a Path) -> impl Fn(rusqlite::Error) -> CatalogError + 'a {
@@ -125,46 +127,160 @@ pub fn has_file(conn: &Connection, id: &ContentId) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM files WHERE hash = ?1")?.exists(params![&id[..]])
 }
 
-pub fn insert_file(conn: &Connection, id: &ContentId, size: u64, f: &Facts, job: u64) -> rusqlite::Result<bool> {
+pub fn insert_file(conn: &Connection, id: &ContentId, size: u64, d: &Described, job: u64) -> rusqlite::Result<bool> {
+    let f = &d.facts;
     let (ppq, fps) = match f.timing {
         Timing::Metrical { ppq } => (Some(i64::from(ppq)), None),
         Timing::Timecode { fps, .. } => (None, Some(fps)),
     };
-    let ts = f.time_signature.map(|(n, d)| format!("{n}/{d}"));
-    let n = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO files (hash, size, format, ppq, smpte_fps, tracks, channels, notes, drum_notes,
-               events, duration_ticks, duration_s, bars, bpm, bpm_source, tempo_changes, time_signature,
-               has_drums, repairs, job)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-        )?
-        .execute(params![
-            &id[..],
-            size as i64,
-            f.format,
-            ppq,
-            fps,
-            f.tracks,
-            f.channels,
-            f.notes as i64,
-            f.drum_notes as i64,
-            f.events as i64,
-            f.duration_ticks as i64,
-            f.duration_s,
-            f.bars,
-            f.bpm,
-            f.bpm_source,
-            f.tempo_changes,
-            ts,
-            f.drum_notes > 0,
-            f.repairs.to_text(),
-            job as i64,
-        ])?;
+    let n = match &d.analysis {
+        None => conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO files (hash, size, format, ppq, smpte_fps, tracks, channels, notes, drum_notes,
+                   events, duration_ticks, duration_s, bars, bpm, bpm_source, tempo_changes, time_signature,
+                   has_drums, repairs, job)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+            )?
+            .execute(params![
+                &id[..],
+                size as i64,
+                f.format,
+                ppq,
+                fps,
+                f.tracks,
+                f.channels,
+                f.notes as i64,
+                f.drum_notes as i64,
+                f.events as i64,
+                f.duration_ticks as i64,
+                f.duration_s,
+                f.bars,
+                f.bpm,
+                f.bpm_source,
+                f.tempo_changes,
+                f.time_signature.map(|(n, d)| format!("{n}/{d}")),
+                f.drum_notes > 0,
+                f.repairs.to_text(),
+                job as i64,
+            ])?,
+        Some(a) => {
+            let json = AnalysisJson::of(a);
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO files (hash, size, format, ppq, smpte_fps, tracks, channels, notes, drum_notes,
+                   events, duration_ticks, duration_s, bars, bpm, bpm_source, tempo_changes, time_signature,
+                   has_drums, repairs, job,
+                   analysis_version, bpm_initial, bpm_weighted, bpm_confidence, key, key_tonic, key_mode,
+                   key_confidence, key_source, key_runner_up, meter_source, is_loop, loop_bars, repeat_bars,
+                   quantized, drum_parts, drum_dominant, drum_shares, role, role_confidence, parts, chords,
+                   pitch_min, pitch_max, polyphony_mean, polyphony_max, density, velocity_min, velocity_max,
+                   fingerprint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                   ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39,
+                   ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50)",
+            )?
+            .execute(params![
+                &id[..],
+                size as i64,
+                f.format,
+                ppq,
+                fps,
+                f.tracks,
+                f.channels,
+                f.notes as i64,
+                f.drum_notes as i64,
+                f.events as i64,
+                f.duration_ticks as i64,
+                f.duration_s,
+                a.bars,
+                a.bpm,
+                a.bpm_source,
+                a.tempo_changes,
+                a.time_signature,
+                a.has_drums,
+                f.repairs.to_text(),
+                job as i64,
+                analysis::VERSION,
+                a.bpm_initial,
+                a.bpm_weighted,
+                a.bpm_confidence,
+                a.key,
+                a.tonic,
+                a.mode,
+                a.key_confidence,
+                a.key_source,
+                a.key_runner_up,
+                a.meter_source,
+                a.loop_bars.is_some(),
+                a.loop_bars,
+                a.repeat_bars,
+                a.quantized,
+                json.drum_parts,
+                a.drum_dominant,
+                json.drum_shares,
+                a.role,
+                a.role_confidence,
+                json.parts,
+                json.chords,
+                a.pitch_min,
+                a.pitch_max,
+                a.polyphony_mean,
+                a.polyphony_max,
+                a.density,
+                a.velocity_min,
+                a.velocity_max,
+                from_hex(&a.fingerprint).map(|h| h.to_vec()),
+            ])?
+        }
+    };
     Ok(n == 1)
 }
 
+/// The analysis's list-shaped values as stored: JSON where a reader needs structure, the drum
+/// part names comma-separated by share (the dominant first) as version 1 stored them.
+struct AnalysisJson {
+    drum_parts: Option<String>,
+    drum_shares: Option<String>,
+    parts: String,
+    chords: Option<String>,
+}
+
+impl AnalysisJson {
+    fn of(a: &Analysis) -> AnalysisJson {
+        use erased::Ser;
+        let mut by_share = a.drum_parts.clone();
+        by_share.sort_by(|x, y| y.1.total_cmp(&x.1));
+        let shares: std::collections::BTreeMap<&str, f32> = a.drum_parts.iter().copied().collect();
+        let parts: Vec<PartJson> = a
+            .part_roles
+            .iter()
+            .map(|&(track, ch, role)| PartJson { track, channel: ch + 1, role: role.to_string() })
+            .collect();
+        AnalysisJson {
+            drum_parts: (!by_share.is_empty()).then(|| by_share.iter().map(|p| p.0).collect::<Vec<_>>().join(",")),
+            drum_shares: (!shares.is_empty()).then(|| shares.to_json()),
+            parts: parts.to_json(),
+            chords: (!a.chords.is_empty()).then(|| a.chords.to_json()),
+        }
+    }
+}
+
+/// One part (track x channel) and its role, as `files.parts` stores it (channel 1-16).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct PartJson {
+    pub track: u16,
+    pub channel: u8,
+    pub role: String,
+}
+
 pub fn insert_source(conn: &Connection, id: &ContentId, s: &crate::catalog::Source) -> rusqlite::Result<bool> {
-    insert_source_row(conn, id, s.job.id, &s.path, &s.name, s.raw_name.as_deref())
+    use erased::Ser;
+    let tags = (!s.tags.is_empty()).then(|| s.tags.to_json());
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO sources (hash, job, path, name, raw_name, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![&id[..], s.job.id as i64, s.path, s.name, s.raw_name.as_deref(), tags])?;
+    Ok(n == 1)
 }
 
 /// The same row from plain values (the benchmark's baseline writes through this).
@@ -241,4 +357,51 @@ pub fn file_count(conn: &Connection) -> rusqlite::Result<u64> {
 
 pub fn optional<T>(r: rusqlite::Result<T>) -> rusqlite::Result<Option<T>> {
     r.optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalog written by the previous version (before the analysis columns) opens, migrates,
+    /// and its rows read back with the analysis absent rather than failing.
+    #[test]
+    fn catalog_at_version_2_migrates_and_old_rows_read_without_analysis() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("catalog.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
+                .expect("schema_migrations");
+            for (version, sql) in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).expect("old migration");
+                conn.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", params![version]).expect("record");
+            }
+            conn.execute(
+                "INSERT INTO files (hash, size, format, tracks, channels, notes, drum_notes, events, duration_ticks,
+                   duration_s, repairs, job) VALUES (?1, 10, 0, 1, 1, 3, 0, 5, 96, 0.5, '', 1)",
+                params![&[7u8; 16][..]],
+            )
+            .expect("old row");
+            conn.execute(
+                "INSERT INTO sources (hash, job, path, name) VALUES (?1, 1, '/old/a.mid', 'a.mid')",
+                params![&[7u8; 16][..]],
+            )
+            .expect("old source");
+        }
+        let conn = open_writer(&path).expect("migrates");
+        let version: i64 =
+            conn.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| r.get(0)).expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        drop(conn);
+        let reader = crate::catalog::query::Reader::open(&path).expect("reader");
+        let files = reader.search(10).expect("search");
+        assert_eq!(files.len(), 1);
+        let f = &files[0];
+        assert_eq!(f.notes, 3);
+        assert_eq!((f.key.as_deref(), f.role.as_deref(), f.fingerprint.as_deref()), (None, None, None));
+        assert!(f.parts.is_empty() && f.chords.is_empty());
+        assert_eq!(f.sources.len(), 1);
+        assert!(f.sources[0].tags.is_empty());
+    }
 }

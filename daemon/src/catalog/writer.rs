@@ -104,9 +104,9 @@ impl Writer {
             let tx = self.conn.unchecked_transaction()?;
             for row in &rows {
                 match row {
-                    Row::File { id, size, facts, source } => {
+                    Row::File { id, size, file, source } => {
                         let t = tally(&mut tallies, &source.job);
-                        let new = sqlite::insert_file(&tx, id, *size, facts, source.job.id)?;
+                        let new = sqlite::insert_file(&tx, id, *size, file, source.job.id)?;
                         sqlite::insert_source(&tx, id, source)?;
                         if new {
                             t.1.imported += 1;

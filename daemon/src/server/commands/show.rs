@@ -7,7 +7,7 @@ use crate::server::error;
 
 pub fn handle(engine: &Engine, hash: &str) -> Response {
     match engine.reader().show(hash) {
-        Ok(Some(file)) => Response::File { file },
+        Ok(Some(file)) => Response::File { file: Box::new(file) },
         Ok(None) => error(ErrorKind::NotFound, format!("no file (or more than one) matches hash {hash}")),
         Err(e) => error(ErrorKind::Failed, e.to_string()),
     }
