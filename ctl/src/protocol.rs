@@ -220,13 +220,24 @@ pub struct SourceInfo {
     pub tags: Vec<String>,
 }
 
-/// One part of a file (a track x channel that holds notes) and the role analysis gave it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// One part of a file (a track x channel that holds notes) and what analysis found in it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartInfo {
     pub track: u16,
     /// 1-16.
     pub channel: u8,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub program: Option<u8>,
+    #[serde(default)]
+    pub notes: u32,
+    #[serde(default)]
+    pub drums: bool,
     pub role: String,
+    /// The drum part with the most notes (`kick`, `snare`...), for drum parts.
+    #[serde(default)]
+    pub drum_dominant: Option<String>,
 }
 
 /// A catalogued file in the JSON shape of DESIGN section 6, plus the analysis's other results.

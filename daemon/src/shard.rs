@@ -270,8 +270,8 @@ struct Shard {
     shared: Arc<Shared>,
     writer: Sender<WriterMsg>,
     pool: BufPool,
-    /// Per-batch scratch for parsing; reset when the batch is handed to the writer, so nothing
-    /// allocated in it outlives the batch or leaves this core.
+    /// Scratch for parsing and analysing one file; reset after each file (what leaves the
+    /// shard is owned), so it holds one file's notes at a time, never a batch's.
     arena: Bump,
     rows: Vec<Row>,
     batch_started: Instant,
@@ -478,6 +478,7 @@ impl Shard {
                 Described { facts, analysis }
             })
         }));
+        self.arena.reset();
         self.passed_stages(job);
         match parsed {
             Ok(Ok(file)) => Verdict::New(id, Box::new(file)),
@@ -621,7 +622,6 @@ impl Shard {
                 tracing::error!(shard = self.index, "catalog writer is gone; batch dropped");
             }
         }
-        self.arena.reset();
         self.batch_started = Instant::now();
     }
 }

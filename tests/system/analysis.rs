@@ -68,6 +68,11 @@ fn search_json_carries_the_analysis_under_the_contract_names() {
                     f["drum_parts"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
                 assert!(parts.contains(&"kick"), "{what}: drum parts {parts:?}");
                 assert_eq!(f["drum_dominant"], *parts[0], "{what}: the first part is the dominant one");
+                let track_parts = f["parts"].as_array().cloned().unwrap_or_default();
+                assert!(
+                    track_parts.iter().any(|p| p["drums"] == true && p["drum_dominant"].is_string()),
+                    "{what}: per-part drums {track_parts:?}"
+                );
             }
             "song" => assert_eq!(f["role"], "full", "{what}"),
             "chords" => {

@@ -80,8 +80,16 @@ fn file_text(f: &FileInfo) -> String {
     }
     field("role", role);
     if !f.parts.is_empty() {
-        let parts: Vec<String> = f.parts.iter().map(|p| format!("{}/ch{} {}", p.track, p.channel, p.role)).collect();
-        field("parts", parts.join(", "));
+        for p in &f.parts {
+            let mut line = format!("track {} ch {}: {}, {} notes", p.track, p.channel, p.role, p.notes);
+            if let Some(d) = &p.drum_dominant {
+                line.push_str(&format!(", mostly {d}"));
+            }
+            if !p.name.is_empty() {
+                line.push_str(&format!(" ({})", p.name));
+            }
+            field("part", line);
+        }
     }
     let looped = match (f.is_loop, f.loop_bars) {
         (Some(true), Some(bars)) => format!("yes, {bars} bars"),

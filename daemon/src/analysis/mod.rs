@@ -51,8 +51,8 @@ pub struct Analysis {
     pub drum_dominant: Option<&'static str>,
     pub role: &'static str,
     pub role_confidence: f64,
-    /// Role of each part, as (track, channel, role).
-    pub part_roles: Vec<(u16, u8, &'static str)>,
+    /// Each part (a track x channel holding notes), in track order.
+    pub parts: Vec<PartSummary>,
     pub chords: Vec<String>,
     pub notes: u64,
     pub pitch_min: Option<u8>,
@@ -66,6 +66,55 @@ pub struct Analysis {
     /// Hex of a hash over the canonical notes (see [`fingerprint`]).
     pub fingerprint: String,
     pub tags: Vec<String>,
+}
+
+/// One part as stored in the catalog (`files.parts`, JSON in the shape of the protocol's
+/// `PartInfo`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartSummary {
+    pub track: u16,
+    /// 1-16.
+    pub channel: u8,
+    pub name: String,
+    pub program: Option<u8>,
+    pub notes: u32,
+    pub drums: bool,
+    pub role: &'static str,
+    /// The drum part with the most notes, for drum parts.
+    pub drum_dominant: Option<&'static str>,
+}
+
+impl PartSummary {
+    fn of(p: &parts::Part) -> PartSummary {
+        let drum_dominant = p
+            .drums
+            .then(|| {
+                // First of equals, as for the file's dominant part.
+                let (i, share) =
+                    p.drum_shares.iter().enumerate().fold(
+                        (0, 0.0f32),
+                        |best, (i, s)| {
+                            if *s > best.1 {
+                                (i, *s)
+                            } else {
+                                best
+                            }
+                        },
+                    );
+                (share > 0.0).then_some(parts::DRUM_PARTS[i])
+            })
+            .flatten();
+        PartSummary {
+            track: p.track,
+            channel: p.ch + 1,
+            name: p.name.clone(),
+            program: p.program,
+            notes: p.notes,
+            drums: p.drums,
+            role: p.role,
+            drum_dominant,
+        }
+    }
 }
 
 /// Analyses a file that `midi::parse` accepted. `path` is its provenance path (for tags and
@@ -157,7 +206,7 @@ pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) 
         drum_dominant,
         role,
         role_confidence,
-        part_roles: parts.iter().map(|p| (p.track, p.ch, p.role)).collect(),
+        parts: parts.iter().map(PartSummary::of).collect(),
         chords,
         notes: score.notes.len() as u64,
         pitch_min: pitched.iter().map(|n| n.pitch).min(),

@@ -178,8 +178,12 @@ pub fn file_role(parts: &[Part]) -> (&'static str, f64) {
     }
 }
 
+/// At most this many chords are kept: enough for any progression (the export takes 16) and for
+/// the opening of a song, without a long song's every chord stored in its row.
+pub const MAX_CHORDS: usize = 128;
+
 /// Chords: block chords (three or more pitch classes starting together) named, in order,
-/// repeats of the same chord folded.
+/// repeats of the same chord folded; the first [`MAX_CHORDS`].
 pub fn chords(score: &Score, parts: &[Part]) -> Vec<String> {
     // Sorted (parts come out of `parts` in key order): looked up per note.
     let drum_parts: Vec<(u16, u8)> = parts.iter().filter(|p| p.drums).map(|p| (p.track, p.ch)).collect();
@@ -188,7 +192,7 @@ pub fn chords(score: &Score, parts: &[Part]) -> Vec<String> {
     let notes: Vec<&Note> =
         score.notes.iter().filter(|n| drum_parts.binary_search(&(n.track, n.ch)).is_err()).collect();
     let mut i = 0;
-    while i < notes.len() {
+    while i < notes.len() && out.len() < MAX_CHORDS {
         let start = notes[i].on;
         let mut j = i;
         while j < notes.len() && notes[j].on <= start + window {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use midictl::protocol::{Counts, FileInfo, JobInfo, JobState, PartInfo, RejectInfo, SourceInfo};
+use midictl::protocol::{Counts, FileInfo, JobInfo, JobState, RejectInfo, SourceInfo};
 use rusqlite::{params, Connection, Row};
 
 use super::sqlite;
@@ -178,7 +178,6 @@ fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileInfo> {
         s.and_then(|s| serde_json::from_str(&s).ok())
     }
     let drum_parts: Option<String> = r.get("drum_parts")?;
-    let parts: Vec<sqlite::PartJson> = json(r.get("parts")?).unwrap_or_default();
     Ok(FileInfo {
         hash: hex16(r.get("hash")?).unwrap_or_default(),
         size: r.get::<_, i64>("size")? as u64,
@@ -214,7 +213,7 @@ fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileInfo> {
         drum_dominant: r.get("drum_dominant")?,
         drum_shares: json(r.get("drum_shares")?),
         role_confidence: r.get("role_confidence")?,
-        parts: parts.into_iter().map(|p| PartInfo { track: p.track, channel: p.channel, role: p.role }).collect(),
+        parts: json(r.get("parts")?).unwrap_or_default(),
         chords: json(r.get("chords")?).unwrap_or_default(),
         pitch_min: r.get("pitch_min")?,
         pitch_max: r.get("pitch_max")?,

@@ -250,26 +250,13 @@ impl AnalysisJson {
         let mut by_share = a.drum_parts.clone();
         by_share.sort_by(|x, y| y.1.total_cmp(&x.1));
         let shares: std::collections::BTreeMap<&str, f32> = a.drum_parts.iter().copied().collect();
-        let parts: Vec<PartJson> = a
-            .part_roles
-            .iter()
-            .map(|&(track, ch, role)| PartJson { track, channel: ch + 1, role: role.to_string() })
-            .collect();
         AnalysisJson {
             drum_parts: (!by_share.is_empty()).then(|| by_share.iter().map(|p| p.0).collect::<Vec<_>>().join(",")),
             drum_shares: (!shares.is_empty()).then(|| shares.to_json()),
-            parts: parts.to_json(),
+            parts: a.parts.to_json(),
             chords: (!a.chords.is_empty()).then(|| a.chords.to_json()),
         }
     }
-}
-
-/// One part (track x channel) and its role, as `files.parts` stores it (channel 1-16).
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct PartJson {
-    pub track: u16,
-    pub channel: u8,
-    pub role: String,
 }
 
 pub fn insert_source(conn: &Connection, id: &ContentId, s: &crate::catalog::Source) -> rusqlite::Result<bool> {
