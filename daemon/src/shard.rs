@@ -486,7 +486,9 @@ impl Shard {
                 shared.index.mark_rejected(id, rej.reason);
                 Verdict::Reject(rej.reason, rej.detail)
             }
-            Err(_) => Verdict::Reject(Reason::Malformed, "the MIDI parser or the analysis panicked on this file".to_string()),
+            Err(_) => {
+                Verdict::Reject(Reason::Malformed, "the MIDI parser or the analysis panicked on this file".to_string())
+            }
         }
     }
 

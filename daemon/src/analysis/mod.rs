@@ -131,7 +131,7 @@ pub fn analyze_score(score: &Score, path: &str, end_tick: u64) -> Analysis {
 /// [`analyze_score`] with a choice of key profiles (bit n: `key::PROFILES[n]`), for `midid eval`.
 pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) -> Analysis {
     let tags = tags::from_path(path);
-    let tempo = tempo::analyze(score, tags.bpm);
+    let tempo = tempo::analyze(score, tags.bpm, tags::tempo_floor(&tags.tags));
     let rhythm = rhythm::analyze(score, end_tick);
     let parts = parts::parts(score);
     let drum_keys: Vec<(u16, u8)> = parts.iter().filter(|p| p.drums).map(|p| (p.track, p.ch)).collect();

@@ -76,6 +76,33 @@ const DRUM_WORDS: &[(&str, &str)] = &[
     ("bongo", "perc"),
 ];
 
+/// The octave an estimated tempo belongs in, per genre: `[floor, 2 floor)` BPM. Producers name
+/// drum and bass at 170-175, trap and dubstep at 140-150 (their half-time feel is still written
+/// at that tempo), house and techno at 120-130, hip-hop and R&B at 80-100.
+const GENRE_TEMPO_FLOOR: &[(&str, f64)] = &[
+    ("dnb", 150.0),
+    ("trap", 110.0),
+    ("drill", 110.0),
+    ("dubstep", 110.0),
+    ("house", 100.0),
+    ("techno", 100.0),
+    ("trance", 100.0),
+    ("edm", 100.0),
+    ("garage", 100.0),
+    ("disco", 100.0),
+    ("hiphop", 65.0),
+    ("boombap", 65.0),
+    ("lofi", 60.0),
+    ("rnb", 60.0),
+    ("reggaeton", 75.0),
+    ("dembow", 75.0),
+];
+
+/// The first genre tag with a typical tempo gives the octave floor for a tempo estimate.
+pub fn tempo_floor(tags: &[String]) -> Option<f64> {
+    tags.iter().find_map(|t| GENRE_TEMPO_FLOOR.iter().find(|(g, _)| g == t).map(|(_, f)| *f))
+}
+
 const GENRE_WORDS: &[&str] = &[
     "trap",
     "house",
@@ -317,6 +344,13 @@ mod tests {
         ] {
             assert_eq!(from_path(p).key, key, "{p}");
         }
+    }
+
+    #[test]
+    fn genres_give_a_tempo_octave() {
+        assert_eq!(tempo_floor(&from_path("/packs/DnB Rollers/loop 3.mid").tags), Some(150.0));
+        assert_eq!(tempo_floor(&from_path("/packs/Boombap Kit/beat.mid").tags), Some(65.0));
+        assert_eq!(tempo_floor(&from_path("/packs/Ambient/pad.mid").tags), None);
     }
 
     #[test]

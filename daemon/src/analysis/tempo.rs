@@ -4,8 +4,9 @@
 //! what most sequencers write when nobody set a tempo. Then the file name's BPM wins, and
 //! failing that an estimate from the onsets: where a performance was recorded without a click,
 //! the beat's length in ticks is not the file's PPQ, and its period shows in the onsets'
-//! autocorrelation (computed with an FFT, `rustfft`). Half and double time are resolved toward
-//! the name's BPM or, without one, into the 70-180 BPM range producers use.
+//! autocorrelation (computed with an FFT, `rustfft`). Half and double time are resolved into the
+//! octave a genre named in the path implies (drum and bass near 170, hip-hop near 90: see
+//! `tags::tempo_floor`) or, without one, into the 70-180 BPM range producers use.
 
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
@@ -55,7 +56,27 @@ fn weighted_median(score: &Score, end: u64) -> Option<f64> {
     None
 }
 
-pub fn analyze(score: &Score, name_bpm: Option<f64>) -> Tempo {
+/// Folds an estimated BPM by octaves into `[floor, 2 floor)` when a genre gives a floor, else
+/// into 70-180.
+pub fn fold(mut bpm: f64, floor: Option<f64>) -> f64 {
+    if !(bpm.is_finite() && bpm > 0.0) {
+        return bpm;
+    }
+    let (lo, hi) = match floor {
+        Some(f) => (f, 2.0 * f),
+        None => (70.0, 180.0),
+    };
+    while bpm < lo {
+        bpm *= 2.0;
+    }
+    while bpm >= hi {
+        bpm /= 2.0;
+    }
+    bpm
+}
+
+/// `name_bpm`: a BPM in the file name; `genre_floor`: the octave floor a genre word implies.
+pub fn analyze(score: &Score, name_bpm: Option<f64>, genre_floor: Option<f64>) -> Tempo {
     let end = score.music_end().max(1);
     let initial =
         score.tempo.iter().take_while(|t| t.0 == 0).last().or(score.tempo.first()).map(|t| 60e6 / f64::from(t.1));
@@ -91,13 +112,7 @@ pub fn analyze(score: &Score, name_bpm: Option<f64>) -> Tempo {
         let ratio = beat_ticks / f64::from(score.ppq);
         let on_grid = [0.5, 2.0 / 3.0, 0.75, 1.0, 1.5, 2.0, 3.0].iter().any(|r| (ratio / r - 1.0).abs() < 0.01);
         if !on_grid && strength > 0.3 && at_default.is_finite() && at_default > 0.0 {
-            let mut bpm = at_default;
-            while bpm < 70.0 {
-                bpm *= 2.0;
-            }
-            while bpm > 180.0 {
-                bpm /= 2.0;
-            }
+            let bpm = fold(at_default, genre_floor);
             t.bpm = (bpm * 10.0).round() / 10.0;
             t.source = "analysis";
             t.confidence = (strength * 0.7).min(0.7);
@@ -144,4 +159,22 @@ pub fn beat_period(score: &Score) -> Option<(f64, f64)> {
     let hi = ((3.0 * 24.0) as usize).min(n_bins.saturating_sub(1));
     let (lag, val) = (lo..=hi).map(|l| (l, buf[l].re)).max_by(|a, b| a.1.total_cmp(&b.1))?;
     Some((lag as f64 * bin, f64::from(val / zero)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+
+    #[test]
+    fn estimates_fold_into_the_genres_octave() {
+        // Half-time drum and bass reads as 87: the genre puts it at 174.
+        assert_eq!(fold(87.0, Some(150.0)), 174.0);
+        // Hip-hop at double time comes back down.
+        assert_eq!(fold(184.0, Some(65.0)), 92.0);
+        // No genre: only the extremes move.
+        assert_eq!(fold(87.0, None), 87.0);
+        assert_eq!(fold(50.0, None), 100.0);
+        assert_eq!(fold(200.0, None), 100.0);
+        assert!(fold(f64::NAN, Some(100.0)).is_nan());
+    }
 }
