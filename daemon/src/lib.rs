@@ -12,6 +12,7 @@ pub mod engine;
 pub mod eval;
 pub mod gen;
 pub mod job;
+pub mod library;
 pub mod midi;
 pub mod objects;
 pub mod reject;

@@ -1,0 +1,4 @@
+//! The library stage: what turns found files into something a producer can use, without
+//! touching the originals: clean names (`sanitize`).
+
+pub mod sanitize;
