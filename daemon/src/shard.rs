@@ -745,7 +745,8 @@ fn new_source(
     tags: Option<Vec<String>>,
 ) -> Source {
     let tags = tags.unwrap_or_else(|| analysis::tags::from_path(&path).tags);
-    Source { job, path, name, raw_name, tags }
+    let clean_name = crate::library::sanitize::clean_name(&name);
+    Source { job, path, name, raw_name, clean_name, tags }
 }
 
 /// Writes a new object. Durability comes from the writer's `syncfs` before the row commits (see

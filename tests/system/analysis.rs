@@ -87,6 +87,9 @@ fn search_json_carries_the_analysis_under_the_contract_names() {
         let tags: Vec<&str> =
             f["sources"][0]["tags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         assert!(tags.contains(&"trap"), "{what}: tags {tags:?}");
+        let source = &f["sources"][0];
+        let name = source["name"].as_str().unwrap_or_default();
+        assert_eq!(source["clean_name"], *name.replace(' ', "_").as_str(), "{what}: clean name");
     }
 
     // `show` gives the same object.

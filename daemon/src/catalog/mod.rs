@@ -35,6 +35,8 @@ pub struct Source {
     pub name: String,
     /// The name's original bytes, kept when they were not UTF-8.
     pub raw_name: Option<Box<[u8]>>,
+    /// `library::sanitize::clean_name` of `name`: what exports and parts are named after.
+    pub clean_name: String,
     /// Words from the path and the name (BPM, key, role, drum part, genre, pack): they belong to
     /// where the file was found, not to its content.
     pub tags: Vec<String>,

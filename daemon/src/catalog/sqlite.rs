@@ -264,9 +264,10 @@ pub fn insert_source(conn: &Connection, id: &ContentId, s: &crate::catalog::Sour
     let tags = (!s.tags.is_empty()).then(|| s.tags.to_json());
     let n = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO sources (hash, job, path, name, raw_name, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO sources (hash, job, path, name, raw_name, clean_name, tags)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![&id[..], s.job.id as i64, s.path, s.name, s.raw_name.as_deref(), tags])?;
+        .execute(params![&id[..], s.job.id as i64, s.path, s.name, s.raw_name.as_deref(), s.clean_name, tags])?;
     Ok(n == 1)
 }
 
