@@ -210,7 +210,7 @@ fn run_baseline(corpus: &Path, data: &Path) -> (u64, f64) {
     let tx = conn.unchecked_transaction().expect("tx");
     for (id, size, facts, p) in rows.iter().flatten() {
         if let Some(f) = facts {
-            sqlite::insert_file(&tx, id, *size, f, 1).expect("insert file");
+            sqlite::insert_file(&tx, id, *size, f, 1, None).expect("insert file");
         }
         let path = p.to_string_lossy();
         let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();

@@ -18,6 +18,7 @@ use crate::config::{default_data_dir, FileConfig};
 use crate::engine::{Engine, EngineConfig};
 use crate::gen::{generate, GenSpec};
 use crate::server::{self, Server};
+use crate::shard::ShardTuning;
 
 #[derive(Parser, Debug)]
 #[command(name = "midid", version, about = "Imports MIDI collections into a de-duplicated catalog")]
@@ -43,6 +44,9 @@ struct Common {
     /// I/O driver: auto (io_uring, epoll where refused) or epoll.
     #[arg(long, env = "MIDID_IO_DRIVER")]
     io_driver: Option<String>,
+    /// Split multi-part files into one catalogued part per track or channel (default true).
+    #[arg(long, env = "MIDID_SPLIT")]
+    split: Option<bool>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,7 +213,7 @@ fn engine_config(common: &Common) -> Result<(EngineConfig, FileConfig)> {
         shards: common.shards.or(file.shards),
         force_epoll,
         limits: file.limits(),
-        tuning: file.tuning(),
+        tuning: ShardTuning { split: common.split.unwrap_or(file.split.unwrap_or(true)), ..file.tuning() },
     };
     Ok((cfg, file))
 }

@@ -26,6 +26,8 @@ pub struct FileConfig {
     /// (`max_depth`, `max_entry_bytes`, `max_total_bytes`, `max_ratio`, `ratio_floor_bytes`,
     /// `max_entries`, `max_dict_bytes`, `max_memory_bytes`); missing keys keep their defaults.
     pub archive: Option<crate::unpack::ArchiveLimits>,
+    /// Split multi-part files into parts (`library::split`); default true.
+    pub split: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -33,9 +33,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use crate::analysis;
 use crate::buf::{AlignedBuf, BufPool};
 use crate::catalog::writer::repeat_reject_detail;
-use crate::catalog::{Batch, Described, Row, Source, WriterMsg};
+use crate::catalog::{Batch, Described, PartOf, Row, Source, WriterMsg};
 use crate::dedupe::{content_id, ContentId, DedupeIndex, Known};
 use crate::job::{Counters, Job};
+use crate::library;
 use crate::midi::{self, MidiLimits};
 use crate::objects::{link_fd, tmpfile_unsupported, ObjectStore};
 use crate::reject::Reason;
@@ -86,11 +87,19 @@ pub struct ShardTuning {
     pub batch_rows: usize,
     /// A batch older than this is handed over even if not full, so progress stays live.
     pub batch_age: Duration,
+    /// Split new multi-part files into parts (`library::split`).
+    pub split: bool,
 }
 
 impl Default for ShardTuning {
     fn default() -> Self {
-        ShardTuning { inflight: 64, buf_size: 64 * 1024, batch_rows: 512, batch_age: Duration::from_millis(100) }
+        ShardTuning {
+            inflight: 64,
+            buf_size: 64 * 1024,
+            batch_rows: 512,
+            batch_age: Duration::from_millis(100),
+            split: true,
+        }
     }
 }
 
@@ -444,23 +453,91 @@ impl Shard {
 
     /// What the bytes of one file are: a known content, a reject, or a new content with its facts
     /// and analysis (whose object the caller writes). Counts the parse and analyze stages. `path`
-    /// is the provenance path: its words are priors for the analysis (a BPM, a key).
-    fn classify(&mut self, job: &Job, bytes: &[u8], path: &str, shared: &Shared) -> Verdict {
+    /// is the provenance path: its words are priors for the analysis (a BPM, a key). A new
+    /// multi-part file is split here, and its parts' rows go out before its own.
+    fn classify(&mut self, job: &Arc<Job>, bytes: &[u8], path: &str, shared: &Shared) -> Verdict {
+        let split = shared.tuning.split;
+        let (verdict, parts) = self.describe(bytes, path, shared, split);
+        self.passed_stages(job);
+        if let Verdict::New(id, file) = &verdict {
+            if !parts.is_empty() {
+                self.add_parts(job, path, *id, file, parts, shared);
+            }
+        }
+        verdict
+    }
+
+    /// Parts become rows like archive members: hashed, deduplicated, parsed, analysed, their
+    /// objects written here. They are not split again, and count as `parts`, not as files.
+    fn add_parts(
+        &mut self,
+        job: &Arc<Job>,
+        parent_path: &str,
+        parent: ContentId,
+        file: &Described,
+        parts: Vec<library::split::Part>,
+        shared: &Shared,
+    ) {
+        Counters::add(&job.counters.parts, parts.len() as u64);
+        let parent_name = parent_path.rsplit(['/', '\\']).next().unwrap_or(parent_path);
+        let summaries = file.analysis.as_ref().map_or(&[][..], |a| a.parts.as_slice());
+        for part in parts {
+            let role = summaries
+                .iter()
+                .find(|s| s.track == part.track && part.channel.is_none_or(|c| s.channel == c + 1))
+                .map_or("part", |s| s.role);
+            let label = if part.label.is_empty() { role } else { part.label.as_str() };
+            let name = library::sanitize::part_name(parent_name, part.index, label);
+            let path = format!("{parent_path}#{name}");
+            let part_of = PartOf { parent, index: part.index, track: part.track, channel: part.channel };
+            let (verdict, _) = self.describe(&part.bytes, &path, shared, false);
+            let source = |tags: Option<Vec<String>>| {
+                let mut s = new_source(Arc::clone(job), path.clone(), name.clone(), None, tags);
+                s.part_of = Some(part_of);
+                s
+            };
+            match verdict {
+                Verdict::Duplicate(id) => self.rows.push(Row::Duplicate { id, source: source(None) }),
+                // The parts of a file that parsed are made by our own writer: one that does not
+                // parse is a bug to hear about, not the user's problem.
+                Verdict::Reject(reason, detail) => {
+                    tracing::warn!(part = %path, %reason, "a split part was refused: {detail}");
+                }
+                Verdict::New(id, file) => {
+                    self.seq += 1;
+                    let source = source(file.analysis.as_ref().map(|a| a.tags.clone()));
+                    match shared.objects.write_sync(&id, &part.bytes, self.index, self.seq) {
+                        Ok(()) => match shared.index.claim(id) {
+                            None => self.rows.push(Row::File { id, size: part.bytes.len() as u64, file, source }),
+                            Some(_) => self.rows.push(Row::Duplicate { id, source }),
+                        },
+                        Err(e) => {
+                            tracing::warn!(part = %path, "writing the object of a split part: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Dedupe, parse, analyse and (with `split`) split one content; counts nothing.
+    fn describe(
+        &mut self,
+        bytes: &[u8],
+        path: &str,
+        shared: &Shared,
+        split: bool,
+    ) -> (Verdict, Vec<library::split::Part>) {
         let id = content_id(bytes);
         match shared.index.get(&id) {
             // A fingerprint match is confirmed by the object store: a committed content's object
             // is named by its full id (two contents sharing 46 bits fall through to a new import).
             Some(Known::Committed) if shared.objects.path_of(&id).exists() => {
-                self.passed_stages(job);
-                return Verdict::Duplicate(id);
+                return (Verdict::Duplicate(id), Vec::new());
             }
-            Some(Known::Pending) => {
-                self.passed_stages(job);
-                return Verdict::Duplicate(id);
-            }
+            Some(Known::Pending) => return (Verdict::Duplicate(id), Vec::new()),
             Some(Known::Rejected(reason)) => {
-                self.passed_stages(job);
-                return Verdict::Reject(reason, repeat_reject_detail(reason));
+                return (Verdict::Reject(reason, repeat_reject_detail(reason)), Vec::new());
             }
             Some(Known::Committed) | None => {}
         }
@@ -475,20 +552,24 @@ impl Shard {
                     midi::Timing::Metrical { .. } => analysis::analyze(bytes, path, facts.duration_ticks, arena),
                     midi::Timing::Timecode { .. } => None,
                 };
-                Described { facts, analysis }
+                let parts = if split { library::split::split(bytes) } else { Vec::new() };
+                (Described { facts, analysis }, parts)
             })
         }));
         self.arena.reset();
-        self.passed_stages(job);
         match parsed {
-            Ok(Ok(file)) => Verdict::New(id, Box::new(file)),
+            Ok(Ok((file, parts))) => (Verdict::New(id, Box::new(file)), parts),
             Ok(Err(rej)) => {
                 shared.index.mark_rejected(id, rej.reason);
-                Verdict::Reject(rej.reason, rej.detail)
+                (Verdict::Reject(rej.reason, rej.detail), Vec::new())
             }
-            Err(_) => {
-                Verdict::Reject(Reason::Malformed, "the MIDI parser or the analysis panicked on this file".to_string())
-            }
+            Err(_) => (
+                Verdict::Reject(
+                    Reason::Malformed,
+                    "the MIDI parser, the analysis or the split panicked on this file".to_string(),
+                ),
+                Vec::new(),
+            ),
         }
     }
 
@@ -746,7 +827,7 @@ fn new_source(
 ) -> Source {
     let tags = tags.unwrap_or_else(|| analysis::tags::from_path(&path).tags);
     let clean_name = crate::library::sanitize::clean_name(&name);
-    Source { job, path, name, raw_name, clean_name, tags }
+    Source { job, path, name, raw_name, clean_name, tags, part_of: None }
 }
 
 /// Writes a new object. Durability comes from the writer's `syncfs` before the row commits (see

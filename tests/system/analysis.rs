@@ -27,8 +27,17 @@ fn search_json_carries_the_analysis_under_the_contract_names() {
     assert_eq!(job["counts"]["analyzed"], 10);
 
     let found = dir.ctl_json(&["search", "--json"]);
-    let files = found.as_array().expect("an array of files");
+    let all = found.as_array().expect("an array of files");
+    // The songs' parts are files too, each naming its parent.
+    let (files, parts): (Vec<Value>, Vec<Value>) = all.iter().cloned().partition(|f| f["parent"].is_null());
     assert_eq!(files.len(), 10);
+    let songs: Vec<&str> = truths.iter().filter(|(_, t)| t.kind == "song").map(|(h, _)| h.as_str()).collect();
+    assert!(!parts.is_empty(), "the songs are split");
+    for p in &parts {
+        assert!(songs.contains(&p["parent"].as_str().unwrap_or_default()), "a part of a song: {p:#}");
+        let name = p["sources"][0]["name"].as_str().unwrap_or_default();
+        assert!(name.starts_with("song_") && name.contains("__0"), "part name {name}");
+    }
     for (hash, truth) in &truths {
         let f = files.iter().find(|f| f["hash"] == *hash.as_str()).unwrap_or_else(|| panic!("{hash} missing"));
         let what = format!("{} {hash}", truth.kind);

@@ -46,8 +46,12 @@ fn import_generated_corpus_accounts_for_every_file() {
 
     // The catalog agrees, and every row has its object.
     let db = dir.catalog();
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM files") as u64, imported);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM sources") as u64, imported + dups);
+    // Parts split from songs are rows too, marked by their parent.
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM files WHERE parent IS NULL") as u64, imported);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM sources WHERE parent IS NULL") as u64, imported + dups);
+    let parts = c["parts"].as_u64().unwrap_or_default();
+    assert!(parts > 0, "the generated songs have parts: {c:#}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM sources WHERE parent IS NOT NULL") as u64, parts);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM rejects") as u64, rejected);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM sources WHERE hash NOT IN (SELECT hash FROM files)"), 0);
 
@@ -65,7 +69,11 @@ fn import_generated_corpus_accounts_for_every_file() {
     // search --json: one object per file, in DESIGN section 6's shape, with absolute provenance.
     let files = dir.ctl_json(&["search", "--limit", "100000", "--json"]);
     let files = files.as_array().expect("array");
-    assert_eq!(files.len() as u64, imported);
+    let parents = files.iter().filter(|f| f["parent"].is_null()).count() as u64;
+    assert_eq!(
+        (parents, files.len() as u64),
+        (imported, imported + count(&db, "SELECT COUNT(*) FROM files WHERE parent IS NOT NULL") as u64)
+    );
     for f in files.iter().take(20) {
         for key in [
             "hash",

@@ -65,6 +65,9 @@ pub struct Analysis {
     pub velocity_max: Option<u8>,
     /// Hex of a hash over the canonical notes (see [`fingerprint`]).
     pub fingerprint: String,
+    /// Hex of a hash over the notes up to transposition and a uniform change of tempo (see
+    /// [`shape`]).
+    pub shape: String,
     pub tags: Vec<String>,
 }
 
@@ -217,6 +220,7 @@ pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) 
         velocity_min: score.notes.iter().map(|n| n.vel).min(),
         velocity_max: score.notes.iter().map(|n| n.vel).max(),
         fingerprint: fingerprint(score, &drum_keys),
+        shape: shape(score, &drum_keys),
         tags: tags.tags,
     }
 }
@@ -266,6 +270,45 @@ pub fn fingerprint(score: &Score, drum_parts: &[(u16, u8)]) -> String {
         bytes.extend_from_slice(&(len as u32).to_le_bytes());
     }
     crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes))
+}
+
+/// A hash of the notes as a variant would keep them (duplicate tier 3): pitched notes relative to
+/// the lowest pitched note (a transposed copy matches), drum notes by their key (a kit piece is
+/// not transposed); onsets from the first onset and lengths, in 1/48 beat, divided by their
+/// common divisor (a copy written at half or double speed, or with leading silence, matches).
+/// Velocity, layout and names do not enter, as for [`fingerprint`].
+pub fn shape(score: &Score, drum_parts: &[(u16, u8)]) -> String {
+    let ppq = u64::from(score.ppq.max(1));
+    let q = |t: u64| (t * 48 + ppq / 2) / ppq;
+    let is_drum = |n: &score::Note| drum_parts.binary_search(&(n.track, n.ch)).is_ok();
+    let low = score.notes.iter().filter(|n| !is_drum(n)).map(|n| n.pitch).min().unwrap_or(0);
+    let first = score.notes.iter().map(|n| q(n.on)).min().unwrap_or(0);
+    let mut canon: Vec<(u64, u8, bool, u64)> = score
+        .notes
+        .iter()
+        .map(|n| {
+            let drum = is_drum(n);
+            (q(n.on) - first, if drum { n.pitch } else { n.pitch - low }, drum, q(n.ticks()).max(1))
+        })
+        .collect();
+    let g = canon.iter().fold(0u64, |g, n| gcd(gcd(g, n.0), n.3)).max(1);
+    canon.sort_unstable();
+    let mut bytes = Vec::with_capacity(canon.len() * 12);
+    for (on, pitch, drum, len) in canon {
+        bytes.extend_from_slice(&((on / g) as u32).to_le_bytes());
+        bytes.push(pitch);
+        bytes.push(u8::from(drum));
+        bytes.extend_from_slice(&((len / g) as u32).to_le_bytes());
+    }
+    crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes))
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Tonic and mode of a label such as "Db minor" or "F# major".

@@ -40,6 +40,21 @@ pub struct Source {
     /// Words from the path and the name (BPM, key, role, drum part, genre, pack): they belong to
     /// where the file was found, not to its content.
     pub tags: Vec<String>,
+    /// Set when this is a part split from another file (its path is the parent's, `#`, its name).
+    /// Parts are counted as `parts`, not as discovered files.
+    pub part_of: Option<PartOf>,
+}
+
+/// Where a part comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartOf {
+    pub parent: ContentId,
+    /// Position among the parent's parts, from 1.
+    pub index: u16,
+    /// The parent's track (0-based).
+    pub track: u16,
+    /// The channel (0-based) of a part split by channel.
+    pub channel: Option<u8>,
 }
 
 /// One row-to-be, produced by a shard (or by discovery, for rejects it finds itself).

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::{CatalogError, Described};
+use super::{CatalogError, Described, PartOf};
 use crate::analysis::{self, Analysis};
 use crate::dedupe::{from_hex, ContentId};
 use crate::job::Job;
@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../../migrations/sqlite/0002_archives.sql")),
     (3, include_str!("../../../migrations/sqlite/0003_analysis.sql")),
+    (4, include_str!("../../../migrations/sqlite/0004_library.sql")),
 ];
 
 fn sq<'a>(op: &'static str, path: &'a Path) -> impl Fn(rusqlite::Error) -> CatalogError + 'a {
@@ -127,7 +128,14 @@ pub fn has_file(conn: &Connection, id: &ContentId) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM files WHERE hash = ?1")?.exists(params![&id[..]])
 }
 
-pub fn insert_file(conn: &Connection, id: &ContentId, size: u64, d: &Described, job: u64) -> rusqlite::Result<bool> {
+pub fn insert_file(
+    conn: &Connection,
+    id: &ContentId,
+    size: u64,
+    d: &Described,
+    job: u64,
+    part_of: Option<&PartOf>,
+) -> rusqlite::Result<bool> {
     let f = &d.facts;
     let (ppq, fps) = match f.timing {
         Timing::Metrical { ppq } => (Some(i64::from(ppq)), None),
@@ -173,10 +181,10 @@ pub fn insert_file(conn: &Connection, id: &ContentId, size: u64, d: &Described, 
                    key_confidence, key_source, key_runner_up, meter_source, is_loop, loop_bars, repeat_bars,
                    quantized, drum_parts, drum_dominant, drum_shares, role, role_confidence, parts, chords,
                    pitch_min, pitch_max, polyphony_mean, polyphony_max, density, velocity_min, velocity_max,
-                   fingerprint)
+                   fingerprint, shape)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
                    ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39,
-                   ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50)",
+                   ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50, ?51)",
             )?
             .execute(params![
                 &id[..],
@@ -229,9 +237,18 @@ pub fn insert_file(conn: &Connection, id: &ContentId, size: u64, d: &Described, 
                 a.velocity_min,
                 a.velocity_max,
                 from_hex(&a.fingerprint).map(|h| h.to_vec()),
+                from_hex(&a.shape).map(|h| h.to_vec()),
             ])?
         }
     };
+    if n == 1 {
+        if let Some(p) = part_of {
+            conn.prepare_cached(
+                "UPDATE files SET parent = ?2, part_index = ?3, part_track = ?4, part_channel = ?5 WHERE hash = ?1",
+            )?
+            .execute(params![&id[..], &p.parent[..], p.index, p.track, p.channel.map(|c| c + 1)])?;
+        }
+    }
     Ok(n == 1)
 }
 
@@ -264,10 +281,19 @@ pub fn insert_source(conn: &Connection, id: &ContentId, s: &crate::catalog::Sour
     let tags = (!s.tags.is_empty()).then(|| s.tags.to_json());
     let n = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO sources (hash, job, path, name, raw_name, clean_name, tags)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR IGNORE INTO sources (hash, job, path, name, raw_name, clean_name, tags, parent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
-        .execute(params![&id[..], s.job.id as i64, s.path, s.name, s.raw_name.as_deref(), s.clean_name, tags])?;
+        .execute(params![
+            &id[..],
+            s.job.id as i64,
+            s.path,
+            s.name,
+            s.raw_name.as_deref(),
+            s.clean_name,
+            tags,
+            s.part_of.as_ref().map(|p| &p.parent[..]),
+        ])?;
     Ok(n == 1)
 }
 

@@ -106,21 +106,26 @@ impl Writer {
                 match row {
                     Row::File { id, size, file, source } => {
                         let t = tally(&mut tallies, &source.job);
-                        let new = sqlite::insert_file(&tx, id, *size, file, source.job.id)?;
+                        let new = sqlite::insert_file(&tx, id, *size, file, source.job.id, source.part_of.as_ref())?;
                         sqlite::insert_source(&tx, id, source)?;
-                        if new {
+                        if source.part_of.is_some() {
+                            // Counted as `parts` by the shard that made it.
+                        } else if new {
                             t.1.imported += 1;
+                            t.2 += 1;
                         } else {
                             t.1.duplicates += 1;
+                            t.2 += 1;
                         }
-                        t.2 += 1;
                         *committed_ids.entry(*id).or_default() |= new;
                         if let Some(waiting) = self.parked.remove(id) {
                             for s in waiting {
                                 sqlite::insert_source(&tx, id, &s)?;
                                 let t = tally(&mut tallies, &s.job);
-                                t.1.duplicates += 1;
-                                t.2 += 1;
+                                if s.part_of.is_none() {
+                                    t.1.duplicates += 1;
+                                    t.2 += 1;
+                                }
                             }
                         }
                     }
@@ -140,8 +145,10 @@ impl Writer {
                         }
                         sqlite::insert_source(&tx, id, source)?;
                         let t = tally(&mut tallies, &source.job);
-                        t.1.duplicates += 1;
-                        t.2 += 1;
+                        if source.part_of.is_none() {
+                            t.1.duplicates += 1;
+                            t.2 += 1;
+                        }
                     }
                     Row::Reject { job, path, reason, detail } => {
                         sqlite::upsert_reject(&tx, job.id, path, reason.code(), detail)?;

@@ -1,4 +1,5 @@
 //! The library stage: what turns found files into something a producer can use, without
-//! touching the originals: clean names (`sanitize`).
+//! touching the originals: clean names (`sanitize`), one file per part (`split`).
 
 pub mod sanitize;
+pub mod split;

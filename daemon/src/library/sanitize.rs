@@ -95,6 +95,32 @@ pub fn clean_stem_with_ext(stem: &str, ext: &str) -> String {
     format!("{stem}.{ext}")
 }
 
+/// A part's name: `{clean stem}__{nn}_{label}.mid`, the label being the track's name, its
+/// instrument or its role. The parent's stem is shortened first when the whole is too long.
+pub fn part_name(parent_name: &str, index: u16, label: &str) -> String {
+    let parent = clean_name(parent_name);
+    let stem = parent.strip_suffix(".mid").unwrap_or(&parent);
+    let label = clean_name(label);
+    let label = label.strip_suffix(".mid").unwrap_or(&label);
+    let tail = format!("__{index:02}_{label}.mid");
+    let room = MAX_UTF16.saturating_sub(tail.encode_utf16().count()).max(1);
+    let mut used = 0;
+    let cut = stem
+        .char_indices()
+        .find(|(_, c)| {
+            used += c.len_utf16();
+            used > room
+        })
+        .map_or(stem.len(), |(i, _)| i);
+    let name = format!("{}{tail}", &stem[..cut]);
+    // A label alone over the limit: the clean rules cut it (the `__nn_` pattern may then lose
+    // its tail, never its validity).
+    if name.encode_utf16().count() > MAX_UTF16 {
+        return clean_name(&name);
+    }
+    name
+}
+
 /// [`clean_name`] transliterated to ASCII (`Größe_Groove.mid` -> `Grosse_Groove.mid`), with the
 /// same rules applied again so the result is as clean as the Unicode form.
 pub fn ascii(clean: &str) -> String {
@@ -169,6 +195,14 @@ mod tests {
             let bad = ['"', '*', '/', ':', '<', '>', '?', '\\', '|', ' '];
             assert!(!once.contains(bad) && !once.chars().any(char::is_control), "{once:?}");
         }
+    }
+
+    #[test]
+    fn part_names_follow_the_pattern() {
+        assert_eq!(part_name("Trap Song (FINAL).MIDI", 1, "Bass 1"), "Trap_Song_(FINAL)__01_Bass_1.mid");
+        assert_eq!(part_name("a.mid", 12, "drums"), "a__12_drums.mid");
+        let long = part_name(&"x".repeat(300), 3, "Lead Synth");
+        assert!(long.ends_with("__03_Lead_Synth.mid") && long.encode_utf16().count() <= MAX_UTF16, "{long}");
     }
 
     #[test]

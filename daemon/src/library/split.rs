@@ -1,0 +1,322 @@
+//! Split: one file per part, so a 16-track song becomes a bass part, a drum part and a chord
+//! part a producer can drop on a pad.
+//!
+//! The rule (DESIGN section 3): a format-1 file with two or more tracks holding notes becomes one
+//! part per such track; a file whose only note track uses two or more channels (format 0, or a
+//! single track) becomes one part per channel. Anything else is not split.
+//!
+//! Each part is a valid format-1 SMF with the parent's division (PPQ or SMPTE, byte for byte):
+//! track 0 carries the conductor events of the whole file (tempo map, time and key signatures,
+//! SMPTE offset) and track 1 the part's own events: for a track part every event of the track
+//! (program, name, controllers, pitch bends, SysEx) but the conductor ones, for a channel part
+//! that channel's messages and the track's non-conductor meta events (its name, text). The part
+//! ends where the parent's track ended, so a note left sounding ends at the same tick, and the
+//! parts' notes together are exactly the parent's notes (the property test below and in
+//! `tests/system/library.rs` checks it).
+//!
+//! Events are read with the same lenient iterator the analysis uses (a damaged track ends at the
+//! damage) and encoded by midly's writer, which gives every event an explicit status.
+
+use midly::num::u28;
+use midly::{EventIter, Format, Header, MetaMessage, TrackEvent, TrackEventKind};
+
+/// One part of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    /// Position among the file's parts, from 1 (the `nn` of its name).
+    pub index: u16,
+    /// The parent's track (0-based) the part comes from.
+    pub track: u16,
+    /// The channel (0-based) for a part split by channel.
+    pub channel: Option<u8>,
+    /// The track's name, else its instrument name (may be empty: the caller names it by role).
+    pub label: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Parts are not made beyond this many per file (a format-1 file may hold 65,535 tracks).
+pub const MAX_PARTS: usize = 64;
+
+struct Track<'a> {
+    events: Vec<(u64, TrackEvent<'a>)>,
+    end: u64,
+    notes_per_channel: [u32; 16],
+    label: String,
+}
+
+fn is_conductor(kind: &TrackEventKind) -> bool {
+    matches!(
+        kind,
+        TrackEventKind::Meta(
+            MetaMessage::Tempo(_)
+                | MetaMessage::TimeSignature(..)
+                | MetaMessage::KeySignature(..)
+                | MetaMessage::SmpteOffset(_)
+        )
+    )
+}
+
+fn read_track(body: &[u8]) -> Track<'_> {
+    let mut t = Track { events: Vec::new(), end: 0, notes_per_channel: [0; 16], label: String::new() };
+    let mut name = None;
+    let mut instrument = None;
+    let mut tick = 0u64;
+    for ev in EventIter::new(body) {
+        let Ok(ev) = ev else { break };
+        tick += u64::from(ev.delta.as_int());
+        match ev.kind {
+            TrackEventKind::Meta(MetaMessage::EndOfTrack) => break,
+            TrackEventKind::Midi { channel, message: midly::MidiMessage::NoteOn { vel, .. } } if vel > 0 => {
+                t.notes_per_channel[usize::from(channel.as_int())] += 1;
+            }
+            TrackEventKind::Meta(MetaMessage::TrackName(n)) if name.is_none() => name = Some(n),
+            TrackEventKind::Meta(MetaMessage::InstrumentName(n)) if instrument.is_none() => instrument = Some(n),
+            _ => {}
+        }
+        t.events.push((tick, ev));
+    }
+    t.end = tick;
+    let label = name.filter(|n| !n.iter().all(u8::is_ascii_whitespace)).or(instrument).unwrap_or_default();
+    t.label = String::from_utf8_lossy(label).trim().to_string();
+    t
+}
+
+/// The parts of a file, in track (then channel) order; empty when the file is not split.
+pub fn split(bytes: &[u8]) -> Vec<Part> {
+    let bytes = match bytes.get(..4) {
+        Some(b"RIFF") => match crate::midi::unwrap_riff(bytes) {
+            Ok(b) => b,
+            Err(_) => return Vec::new(),
+        },
+        _ => bytes,
+    };
+    let (Some(b"MThd"), Some(hlen), Some(division)) = (
+        bytes.get(..4),
+        bytes.get(4..8).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize),
+        bytes.get(12..14),
+    ) else {
+        return Vec::new();
+    };
+    let division = [division[0], division[1]];
+    let mut tracks = Vec::new();
+    let mut pos = 8usize.saturating_add(hlen);
+    while pos.saturating_add(8) <= bytes.len() {
+        let id = &bytes[pos..pos + 4];
+        let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
+        let body_end = (pos + 8).saturating_add(len).min(bytes.len());
+        if id == b"MTrk" {
+            tracks.push(read_track(&bytes[pos + 8..body_end]));
+        } else if !id.iter().all(|b| (0x20..0x7F).contains(b)) {
+            break;
+        }
+        pos = body_end;
+    }
+    let note_tracks: Vec<usize> =
+        (0..tracks.len()).filter(|&i| tracks[i].notes_per_channel.iter().any(|&n| n > 0)).collect();
+    // What each part holds: (track, channel or every channel).
+    let plan: Vec<(usize, Option<u8>)> = match note_tracks.as_slice() {
+        [] => return Vec::new(),
+        [only] => {
+            let channels: Vec<u8> =
+                (0..16u8).filter(|&c| tracks[*only].notes_per_channel[usize::from(c)] > 0).collect();
+            if channels.len() < 2 {
+                return Vec::new();
+            }
+            channels.into_iter().map(|c| (*only, Some(c))).collect()
+        }
+        many => many.iter().map(|&t| (t, None)).collect(),
+    };
+    let mut conductor: Vec<(u64, TrackEvent)> =
+        tracks.iter().flat_map(|t| t.events.iter().filter(|(_, e)| is_conductor(&e.kind)).copied()).collect();
+    // Stable: events at one tick keep their file order.
+    conductor.sort_by_key(|(t, _)| *t);
+    let conductor_end = conductor.last().map_or(0, |(t, _)| *t);
+    let Some(conductor) = with_deltas(&conductor, conductor_end) else { return Vec::new() };
+
+    let mut parts = Vec::with_capacity(plan.len().min(MAX_PARTS));
+    for (n, (ti, channel)) in plan.into_iter().take(MAX_PARTS).enumerate() {
+        let track = &tracks[ti];
+        let own: Vec<(u64, TrackEvent)> = track
+            .events
+            .iter()
+            .filter(|(_, e)| match (&e.kind, channel) {
+                (k, _) if is_conductor(k) => false,
+                (TrackEventKind::Midi { channel: c, .. }, Some(want)) => c.as_int() == want,
+                (TrackEventKind::Meta(_), Some(_)) => true,
+                (_, Some(_)) => false,
+                (_, None) => true,
+            })
+            .copied()
+            .collect();
+        let Some(own) = with_deltas(&own, track.end) else { return Vec::new() };
+        let header = Header::new(Format::Parallel, midly::Timing::Metrical(midly::num::u15::new(96)));
+        let mut out = Vec::with_capacity(64 + own.len() * 4 + conductor.len() * 6);
+        if midly::write_std(&header, [conductor.iter(), own.iter()], &mut out).is_err() {
+            return Vec::new();
+        }
+        // midly's header is 14 bytes with the division last: put the parent's back, byte for
+        // byte (SMPTE divisions included, which midly's `Timing` cannot always express).
+        if let Some(d) = out.get_mut(12..14) {
+            d.copy_from_slice(&division);
+        }
+        parts.push(Part { index: n as u16 + 1, track: ti as u16, channel, label: track.label.clone(), bytes: out });
+    }
+    parts
+}
+
+/// Events with their deltas recomputed from absolute ticks, ending with an end-of-track at
+/// `end`. None when a gap does not fit a delta (2^28 ticks: a file no part is worth making of).
+fn with_deltas<'a>(events: &[(u64, TrackEvent<'a>)], end: u64) -> Option<Vec<TrackEvent<'a>>> {
+    let mut out = Vec::with_capacity(events.len() + 1);
+    let mut last = 0u64;
+    let eot = TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) };
+    for &(tick, ev) in events.iter().chain(std::iter::once(&(end.max(last), eot))) {
+        let delta = u32::try_from(tick.saturating_sub(last)).ok().filter(|d| *d <= u28::max_value().as_int())?;
+        last = last.max(tick);
+        out.push(TrackEvent { delta: u28::new(delta), kind: ev.kind });
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use bumpalo::Bump;
+
+    use super::*;
+    use crate::analysis::score;
+
+    /// (on, off, pitch, velocity, channel) of every note, sorted: what the parts must preserve.
+    fn notes(bytes: &[u8]) -> Vec<(u64, u64, u8, u8, u8)> {
+        let arena = Bump::new();
+        let score = score::gather(bytes, &arena).expect("gathers");
+        let mut v: Vec<_> = score.notes.iter().map(|n| (n.on, n.off, n.pitch, n.vel, n.ch)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn assert_notes_preserved(parent: &[u8], parts: &[Part]) {
+        let mut together: Vec<_> = parts.iter().flat_map(|p| notes(&p.bytes)).collect();
+        together.sort_unstable();
+        assert_eq!(together, notes(parent));
+    }
+
+    /// A small SMF from tracks of (delta, raw event bytes with status).
+    fn smf(format: u16, division: u16, tracks: &[&[(u32, &[u8])]]) -> Vec<u8> {
+        let mut out = b"MThd\0\0\0\x06".to_vec();
+        out.extend_from_slice(&format.to_be_bytes());
+        out.extend_from_slice(&(tracks.len() as u16).to_be_bytes());
+        out.extend_from_slice(&division.to_be_bytes());
+        for t in tracks {
+            let mut body = Vec::new();
+            for (delta, ev) in t.iter() {
+                let mut v = *delta;
+                let mut bytes = vec![(v & 0x7f) as u8];
+                v >>= 7;
+                while v > 0 {
+                    bytes.push(0x80 | (v & 0x7f) as u8);
+                    v >>= 7;
+                }
+                bytes.reverse();
+                body.extend_from_slice(&bytes);
+                body.extend_from_slice(ev);
+            }
+            body.extend_from_slice(&[0, 0xff, 0x2f, 0]);
+            out.extend_from_slice(b"MTrk");
+            out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    const TEMPO: &[u8] = &[0xff, 0x51, 3, 0x07, 0xa1, 0x20];
+    const METER: &[u8] = &[0xff, 0x58, 4, 3, 2, 24, 8];
+
+    #[test]
+    fn format_1_splits_per_note_track_with_the_conductor_in_each() {
+        let conductor: &[(u32, &[u8])] = &[(0, TEMPO), (0, METER), (0, b"\xff\x03\x04Song")];
+        let bass: &[(u32, &[u8])] =
+            &[(0, b"\xff\x03\x04Bass"), (0, &[0xc1, 33]), (0, &[0x91, 40, 100]), (96, &[0x81, 40, 0])];
+        let empty: &[(u32, &[u8])] = &[(0, b"\xff\x03\x05Empty"), (0, &[0xb2, 7, 100])];
+        let drums: &[(u32, &[u8])] =
+            &[(0, &[0x99, 36, 120]), (10, &[0x89, 36, 0]), (86, &[0x99, 38, 110]), (10, &[0x89, 38, 0])];
+        let file = smf(1, 96, &[conductor, bass, empty, drums]);
+        let parts = split(&file);
+        assert_eq!(parts.len(), 2, "the conductor-only and note-less tracks are not parts");
+        assert_eq!((parts[0].index, parts[0].track, parts[0].channel), (1, 1, None));
+        assert_eq!(parts[0].label, "Bass");
+        assert_eq!((parts[1].index, parts[1].track, parts[1].label.as_str()), (2, 3, ""));
+        assert_notes_preserved(&file, &parts);
+        for p in &parts {
+            let arena = Bump::new();
+            let facts = crate::midi::parse(&p.bytes, &crate::midi::MidiLimits::default(), &arena).expect("valid SMF");
+            assert_eq!(facts.format, 1);
+            assert_eq!(facts.ppq(), Some(96));
+            assert!((facts.bpm - 120.0).abs() < 0.01, "tempo map copied");
+            assert_eq!(facts.time_signature, Some((3, 4)), "meter copied");
+        }
+        // The bass part keeps its program and name.
+        let arena = Bump::new();
+        let s = score::gather(&parts[0].bytes, &arena).expect("gathers");
+        assert_eq!(s.programs[1], Some(33));
+        assert_eq!(s.tracks[1].name, "Bass");
+    }
+
+    #[test]
+    fn a_single_track_splits_per_channel_and_keeps_note_ends() {
+        // Format 0: bass on channel 2 and drums on channel 10; a bass note still sounds when the
+        // track ends after a late controller on channel 3.
+        let track: &[(u32, &[u8])] = &[
+            (0, TEMPO),
+            (0, &[0xc1, 33]),
+            (0, &[0x91, 40, 100]),
+            (0, &[0x99, 36, 120]),
+            (48, &[0x89, 36, 0]),
+            (48, &[0x99, 42, 90]),
+            (10, &[0x89, 42, 0]),
+            (200, &[0xb2, 7, 64]),
+        ];
+        let file = smf(0, 480, &[track]);
+        let parts = split(&file);
+        assert_eq!(parts.iter().map(|p| p.channel).collect::<Vec<_>>(), vec![Some(1), Some(9)]);
+        assert_notes_preserved(&file, &parts);
+    }
+
+    #[test]
+    fn files_with_one_part_are_not_split() {
+        let one: &[(u32, &[u8])] = &[(0, &[0x90, 60, 100]), (96, &[0x80, 60, 0])];
+        let meta: &[(u32, &[u8])] = &[(0, TEMPO)];
+        assert!(split(&smf(0, 96, &[one])).is_empty());
+        assert!(split(&smf(1, 96, &[meta, one])).is_empty());
+        assert!(split(&smf(1, 96, &[meta])).is_empty());
+        assert!(split(b"not midi").is_empty());
+    }
+
+    #[test]
+    fn smpte_division_is_kept_byte_for_byte() {
+        let a: &[(u32, &[u8])] = &[(0, &[0x90, 60, 100]), (40, &[0x80, 60, 0])];
+        let b: &[(u32, &[u8])] = &[(0, &[0x91, 64, 100]), (40, &[0x81, 64, 0])];
+        let file = smf(1, 0xE728, &[a, b]); // -25 fps, 40 ticks per frame
+        let parts = split(&file);
+        assert_eq!(parts.len(), 2);
+        for p in &parts {
+            assert_eq!(&p.bytes[12..14], &[0xE7, 0x28]);
+        }
+    }
+
+    /// The property on generated files of every kind: the parts' notes are the parent's.
+    #[test]
+    fn generated_files_keep_every_note_across_their_parts() {
+        let mut split_files = 0;
+        for seed in 0..30u64 {
+            for kind in 0..5 {
+                let bytes = crate::gen::midi_bytes(kind, seed);
+                let parts = split(&bytes);
+                if !parts.is_empty() {
+                    split_files += 1;
+                    assert_notes_preserved(&bytes, &parts);
+                }
+            }
+        }
+        assert!(split_files >= 30, "songs have several parts: {split_files}");
+    }
+}
