@@ -6,6 +6,11 @@
 //! labelled sets (README). music21's `analyze('key')` ignores key-signature events; here a key
 //! signature narrows the choice to its two keys (major and relative minor), which is what the
 //! signature means. Short loops confuse relative major and minor, so the runner-up is kept.
+//!
+//! Songs often lift their last choruses a semitone or a tone (the "truck driver's gear change");
+//! the key a listener names is the one before the lift, but the whole-piece profile mixes the
+//! two and can favour the later key or a third one. [`before_step_up`] finds such a lift and
+//! gives the profile of the notes before it.
 
 /// (major, minor) profiles, tonic first.
 pub const PROFILES: [(&str, [f32; 12], [f32; 12]); 4] = [
@@ -125,6 +130,74 @@ pub fn correlations(pcp: &[f32; 12], used: u8) -> [f32; 24] {
     out
 }
 
+/// How many equal sections [`before_step_up`] gets at most, which bounds its work on long files
+/// (half as many splits, two correlations each).
+pub const SECTIONS: usize = 64;
+
+/// The best key of a profile by correlation alone (no priors), None when it holds fewer than
+/// three pitch classes (too little to name a key).
+fn best_key(pcp: &[f32; 12], used: u8) -> Option<(usize, f32)> {
+    if pcp.iter().filter(|v| **v > 0.0).count() < 3 {
+        return None;
+    }
+    let c = correlations(pcp, used);
+    (0..24).map(|i| (i, c[i])).max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// The profile of the notes before a late step up, None when there is none.
+///
+/// `sections` are the profiles of consecutive equal spans of the piece (by note onset; empty
+/// ones count). The piece is split at the section boundary in its second half where a key for
+/// each side fits best (each side's best correlation weighted by its note weight); when the
+/// second side's key is the first's, same mode, a semitone or a whole tone higher, that is a
+/// lift, and the first side names the key. Measured on the labelled sets (README): on the files
+/// without key signatures, lifts of 1 or 2 semitones scored 0.926 MIREX against 0.919 without
+/// this step (1 alone 0.923, 2 alone 0.923, 1-3 0.927; a fourth up, a change of section rather
+/// than a lift, 0.919), and the POP909 songs it changed are ones whose labels list a key change.
+pub fn before_step_up(sections: &[[f32; 12]], used: u8) -> Option<[f32; 12]> {
+    fn add(acc: &mut [f32; 12], s: &[f32; 12]) {
+        for (a, v) in acc.iter_mut().zip(s) {
+            *a += v;
+        }
+    }
+    // Sections that hold notes end at `count`; fewer than four (16 bars) is too short to split.
+    let count = sections.iter().rposition(|s| s.iter().any(|v| *v > 0.0))? + 1;
+    if count < 4 {
+        return None;
+    }
+    let (first_half, second_half) = sections[..count].split_at(count.div_ceil(2));
+    let mut total = [0.0f32; 12];
+    let mut head = [0.0f32; 12];
+    for s in first_half {
+        add(&mut total, s);
+        add(&mut head, s);
+    }
+    for s in second_half {
+        add(&mut total, s);
+    }
+    // (fit, head profile, head key, tail key) of the best split so far.
+    let mut best: Option<(f32, [f32; 12], usize, usize)> = None;
+    for s in second_half {
+        // `head` sums a prefix of what `total` sums, in the same order, so a pitch class absent
+        // from the tail comes out exactly 0.
+        let mut tail = [0.0f32; 12];
+        for ((t, all), h) in tail.iter_mut().zip(&total).zip(&head) {
+            *t = (all - h).max(0.0);
+        }
+        if let (Some((hk, hc)), Some((tk, tc))) = (best_key(&head, used), best_key(&tail, used)) {
+            let fit = hc * head.iter().sum::<f32>() + tc * tail.iter().sum::<f32>();
+            if best.is_none_or(|b| fit > b.0) {
+                best = Some((fit, head, hk, tk));
+            }
+        }
+        add(&mut head, s);
+    }
+    let (_, head, hk, tk) = best?;
+    let same_mode = (hk >= 12) == (tk >= 12);
+    let up = (tk % 12 + 12 - hk % 12) % 12;
+    (same_mode && matches!(up, 1 | 2)).then_some(head)
+}
+
 /// The key of a pitch-class profile (durations per pitch class), None when it holds nothing.
 pub fn detect(pcp: &[f32; 12], priors: &Priors, used: u8) -> Option<Key> {
     if pcp.iter().filter(|v| **v > 0.0).count() < 2 {
@@ -241,6 +314,40 @@ mod tests {
         let k = detect(&p, &Priors { signature: Some((-3, false)), ..Priors::default() }, 15).unwrap();
         assert!(k.key == KeyGuess { tonic: 0, minor: true } || k.key == KeyGuess { tonic: 3, minor: false });
         assert_eq!(k.source, "keysig");
+    }
+
+    /// `n` sections of a key's weighted scale.
+    fn sections_in(tonic: u8, minor: bool, n: usize) -> Vec<[f32; 12]> {
+        vec![scale_profile(tonic, minor); n]
+    }
+
+    #[test]
+    fn a_late_step_up_leaves_the_key_before_it() {
+        for (up, tonic, minor) in [(1, 0, false), (2, 9, true), (1, 7, false)] {
+            let mut s = sections_in(tonic, minor, 10);
+            s.extend(sections_in((tonic + up) % 12, minor, 4));
+            let head = before_step_up(&s, PROFILES_USED).expect("a lift");
+            let k = detect(&head, &Priors::default(), PROFILES_USED).unwrap();
+            assert_eq!(k.key, KeyGuess { tonic, minor }, "lift of {up} from {tonic}");
+        }
+    }
+
+    #[test]
+    fn no_step_up_without_a_late_lift() {
+        // One key throughout, too short to split, empty.
+        assert_eq!(before_step_up(&sections_in(2, false, 20), PROFILES_USED), None);
+        assert_eq!(before_step_up(&sections_in(2, false, 3), PROFILES_USED), None);
+        assert_eq!(before_step_up(&[[0.0; 12]; SECTIONS], PROFILES_USED), None);
+        // A step down, a move to the dominant, a change of mode: not lifts.
+        for (tonic, minor) in [(0, false), (7, false), (2, true)] {
+            let mut s = sections_in(2, false, 10);
+            s.extend(sections_in(tonic, minor, 4));
+            assert_eq!(before_step_up(&s, PROFILES_USED), None, "to {tonic} minor={minor}");
+        }
+        // A lift in the first half is a piece in the later key with an introduction.
+        let mut s = sections_in(0, false, 3);
+        s.extend(sections_in(2, false, 11));
+        assert_eq!(before_step_up(&s, PROFILES_USED), None);
     }
 
     #[test]

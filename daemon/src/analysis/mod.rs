@@ -147,8 +147,16 @@ pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) 
     let mut pcp = [0.0f32; 12];
     let (mut first_bass, mut final_bass) = (None, None);
     let pitched: Vec<&score::Note> = score.notes.iter().filter(|n| !is_drum(n)).collect();
+    // The same profile per section (16 beats, four 4/4 bars; longer when the piece has more than
+    // `key::SECTIONS` of them), for `key::before_step_up`.
+    let mut sections = [[0.0f32; 12]; key::SECTIONS];
+    let span = pitched.last().map_or(0, |n| n.on).saturating_add(1);
+    let section_len = (cap * 4).max(span.div_ceil(key::SECTIONS as u64));
     for n in &pitched {
-        pcp[usize::from(n.pitch % 12)] += n.ticks().clamp(1, cap) as f32;
+        let w = n.ticks().clamp(1, cap) as f32;
+        pcp[usize::from(n.pitch % 12)] += w;
+        let s = usize::try_from(n.on / section_len).unwrap_or(usize::MAX).min(key::SECTIONS - 1);
+        sections[s][usize::from(n.pitch % 12)] += w;
     }
     if let (Some(first), Some(last)) = (pitched.first(), pitched.last()) {
         first_bass = pitched.iter().take_while(|n| n.on == first.on).map(|n| n.pitch).min().map(|p| p % 12);
@@ -159,7 +167,9 @@ pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) 
     }
     let priors =
         Priors { signature: score.key_sigs.first().map(|k| (k.1, k.2)), name: tags.key, final_bass, first_bass };
-    let key = key::detect(&pcp, &priors, key_profiles);
+    // After a late lift (a last chorus a step higher) the notes before it name the key.
+    let profile = key::before_step_up(&sections, key_profiles).unwrap_or(pcp);
+    let key = key::detect(&profile, &priors, key_profiles);
 
     let mut drum_totals = [0.0f32; 8];
     let drum_notes: u32 = parts.iter().filter(|p| p.drums).map(|p| p.notes).sum();
