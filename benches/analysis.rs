@@ -1,14 +1,17 @@
 //! The analysis stage alone, on one core: `score::gather` + every detector, on files from the
-//! project's generator, timed apart from parsing (which is timed beside it for scale).
+//! project's generator, timed apart from parsing (which is timed beside it for scale), and the
+//! library's per-file work: the two musical fingerprints (tier 1 and the tier-3 shape, timed
+//! as their own pass over gathered notes) and the split into parts.
 //!
 //! `cargo bench -p midid --bench analysis` (`MIDID_BENCH_FILES`, default 20,000). Prints files/s
-//! for parse alone and for the analysis stage; a figure, never an assertion.
+//! for each; figures, never assertions.
 
 use std::time::Instant;
 
 use bumpalo::Bump;
-use midid::analysis;
+use midid::analysis::{self, score};
 use midid::gen::midi_bytes;
+use midid::library::split;
 use midid::midi::{parse, MidiLimits};
 
 mod common;
@@ -41,11 +44,34 @@ fn main() {
             }
         }
         let analysis_s = t.elapsed().as_secs_f64();
+        // Gathering alone, then gathering plus both fingerprints: the difference is their cost.
+        let t = Instant::now();
+        for f in &files {
+            arena.reset();
+            std::hint::black_box(score::gather(f, &arena).map(|s| s.notes.len()));
+        }
+        let gather_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for f in &files {
+            arena.reset();
+            if let Some(s) = score::gather(f, &arena) {
+                std::hint::black_box((analysis::fingerprint(&s, &[]), analysis::shape(&s, &[])));
+            }
+        }
+        let fingerprints_us = (t.elapsed().as_secs_f64() - gather_s).max(0.0) / n as f64 * 1e6;
+        let t = Instant::now();
+        let mut parts = 0usize;
+        for f in &files {
+            parts += split::split(f).len();
+        }
+        let split_s = t.elapsed().as_secs_f64();
         println!(
-            "round {round}: {n} files ({:.1} MB): parse {:.0} files/s, analysis {:.0} files/s on one core ({keyed} keyed)",
+            "round {round}: {n} files ({:.1} MB): parse {:.0} files/s, analysis {:.0} files/s on one core \
+             ({keyed} keyed); fingerprints {fingerprints_us:.2} us/file; split {:.0} files/s ({parts} parts)",
             bytes as f64 / 1e6,
             n as f64 / parse_s,
-            n as f64 / analysis_s
+            n as f64 / analysis_s,
+            n as f64 / split_s
         );
     }
 }

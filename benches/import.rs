@@ -29,7 +29,7 @@ use midid::midi::{Facts, Repairs, Timing};
 use rayon::prelude::*;
 
 mod common;
-use common::{drop_caches, env_usize, run_midid};
+use common::{drop_caches, env_usize, run_midid, run_midid_env};
 
 fn make_corpus(root: &Path, files: usize) -> PathBuf {
     let dir = root.join(format!("corpus-{files}"));
@@ -285,6 +285,22 @@ fn main() {
     }
     packed_ratios.sort_by(f64::total_cmp);
     println!("median: packed at {:.0} % of loose files/s", packed_ratios[packed_ratios.len() / 2] * 100.0);
+
+    // Splitting songs into parts (each part hashed, analysed and written like a file) against
+    // the same pipeline without it, alternately.
+    println!("{:<8} {:>10} {:>12} {:>10} {:>8}", "round", "split f/s", "no-split f/s", "split/none", "parts");
+    let mut split_ratios = Vec::new();
+    for r in 1..=rounds {
+        drop_caches();
+        let s = run_midid(&corpus, &runs.join(format!("split-{r}")));
+        drop_caches();
+        let n = run_midid_env(&corpus, &runs.join(format!("nosplit-{r}")), &[("MIDID_SPLIT", "false")]);
+        let (sr, nr) = (s.files as f64 / s.secs, n.files as f64 / n.secs);
+        split_ratios.push(sr / nr);
+        println!("{r:<8} {sr:>10.0} {nr:>12.0} {:>9.0} % {:>8}", sr / nr * 100.0, s.job["counts"]["parts"]);
+    }
+    split_ratios.sort_by(f64::total_cmp);
+    println!("median: with split at {:.0} % of files/s without", split_ratios[split_ratios.len() / 2] * 100.0);
 
     let big = env_usize("MIDID_BENCH_RSS_FILES", 0);
     if big > 0 {

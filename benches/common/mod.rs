@@ -36,8 +36,14 @@ pub struct MididRun {
 /// 20,000- and a 200,000-file run report the same 68 MB. VmHWM belongs to the exec'd image only;
 /// polled every 10 ms, it can miss at most the growth of the last 10 ms before exit.
 pub fn run_midid(corpus: &Path, data: &Path) -> MididRun {
+    run_midid_env(corpus, data, &[])
+}
+
+/// [`run_midid`] with extra environment variables (`MIDID_SPLIT=false`).
+pub fn run_midid_env(corpus: &Path, data: &Path, env: &[(&str, &str)]) -> MididRun {
     let t = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_midid"))
+        .envs(env.iter().copied())
         .arg("run")
         .arg(corpus)
         .arg("--data-dir")

@@ -76,7 +76,7 @@ pub struct Key {
     pub key: KeyGuess,
     pub runner_up: KeyGuess,
     pub confidence: f64,
-    /// `keysig`, `analysis` or `filename`.
+    /// `meta` (a key-signature event), `analysis` or `filename`.
     pub source: &'static str,
 }
 
@@ -237,7 +237,7 @@ pub fn detect(pcp: &[f32; 12], priors: &Priors, used: u8) -> Option<Key> {
                 }
             }
         }
-        source = "keysig";
+        source = "meta";
     }
     let mut order: Vec<usize> = (0..24).collect();
     order.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
@@ -313,7 +313,7 @@ mod tests {
         p[0] = 3.0;
         let k = detect(&p, &Priors { signature: Some((-3, false)), ..Priors::default() }, 15).unwrap();
         assert!(k.key == KeyGuess { tonic: 0, minor: true } || k.key == KeyGuess { tonic: 3, minor: false });
-        assert_eq!(k.source, "keysig");
+        assert_eq!(k.source, "meta");
     }
 
     /// `n` sections of a key's weighted scale.
