@@ -52,6 +52,9 @@ pub enum Command {
     Show(ShowArgs),
     /// Search the catalog, e.g. `key:Am bpm:120..128 role:bass tag:trap name:kick`.
     Search(SearchArgs),
+    /// List the same music found more than once: tier 0 same bytes, 1 same notes, 2 same notes
+    /// as parts of other files, 3 transposed or re-timed variants.
+    Dupes(DupesArgs),
     /// Ask the daemon to finish its current work and exit.
     Shutdown(JsonArg),
 }
@@ -67,6 +70,7 @@ impl Command {
             Command::Rejects(a) => a.json.json,
             Command::Show(a) => a.json.json,
             Command::Search(a) => a.json.json,
+            Command::Dupes(a) => a.json.json,
         }
     }
 }
@@ -127,6 +131,18 @@ pub struct ShowArgs {
     /// Content hash: 32 hex digits, or a unique prefix of them.
     #[arg(value_name = "HASH", value_parser = parse_hash)]
     pub hash: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DupesArgs {
+    /// Only this tier (0-3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub tier: Option<u8>,
+    /// At most this many groups.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
     #[command(flatten)]
     pub json: JsonArg,
 }

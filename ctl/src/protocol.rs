@@ -65,6 +65,12 @@ pub enum Request {
         query: Vec<String>,
         limit: Option<u64>,
     },
+    /// Groups of duplicates by tier (0 exact bytes, 1 same notes, 2 same notes in parts, 3
+    /// variants); every tier when `tier` is None.
+    Dupes {
+        tier: Option<u8>,
+        limit: Option<u64>,
+    },
     Shutdown,
 }
 
@@ -77,6 +83,7 @@ pub enum Response {
     Jobs { jobs: Vec<JobInfo> },
     Rejects { rejects: Vec<RejectInfo> },
     File { file: Box<FileInfo> },
+    Dupes { groups: Vec<DupeGroup> },
     Files { files: Vec<FileInfo> },
     Ok { message: String },
     Error { kind: ErrorKind, message: String },
@@ -218,6 +225,31 @@ pub struct SourceInfo {
     /// Words the path and name say (BPM, key, role, drum part, genre, pack).
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+/// Files that are the same music at one tier, never deleted: `midictl dupes` lists them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DupeGroup {
+    /// 0: the same bytes found in several places; 1: the same notes in other packaging (tier-1
+    /// fingerprint); 2: the same notes as a part of other files (a loop inside songs); 3: the
+    /// same music transposed or at another speed (the shape fingerprint).
+    pub tier: u8,
+    /// What the members share: the content hash (tier 0), the fingerprint (1, 2) or the shape (3).
+    pub key: String,
+    /// Members in all (`files` lists at most the first 50, in import order).
+    pub count: u64,
+    pub files: Vec<DupeMember>,
+}
+
+/// One file of a duplicate group, with every place it was found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DupeMember {
+    pub hash: String,
+    /// The file this one was split from, for parts.
+    pub parent: Option<String>,
+    pub key: Option<String>,
+    pub bpm: Option<f64>,
+    pub sources: Vec<SourceInfo>,
 }
 
 /// One part of a file (a track x channel that holds notes) and what analysis found in it.

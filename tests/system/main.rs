@@ -5,5 +5,6 @@ mod analysis;
 mod archives;
 mod harness;
 mod import;
+mod library;
 mod lifecycle;
 mod protocol;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::cli::{CliError, Command};
 
 mod cancel;
+mod dupes;
 mod import;
 mod jobs;
 mod rejects;
@@ -37,6 +38,7 @@ pub fn dispatch(command: &Command, ctx: &mut Ctx) -> Result<()> {
         Command::Rejects(args) => rejects::run(ctx, args),
         Command::Show(args) => show::run(ctx, args),
         Command::Search(args) => search::run(ctx, args),
+        Command::Dupes(args) => dupes::run(ctx, args),
         Command::Shutdown(_) => shutdown::run(ctx),
     }
 }

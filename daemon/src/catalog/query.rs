@@ -2,12 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
-use midictl::protocol::{Counts, FileInfo, JobInfo, JobState, RejectInfo, SourceInfo};
-use rusqlite::{params, Connection, Row};
+use midictl::protocol::{Counts, DupeGroup, DupeMember, FileInfo, JobInfo, JobState, RejectInfo, SourceInfo};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sqlite;
 use super::CatalogError;
 use crate::dedupe::{from_hex, to_hex};
+
+/// (hash, parent, key, bpm) of a duplicate group's member.
+type MemberRow = (Vec<u8>, Option<Vec<u8>>, Option<String>, Option<f64>);
+
+/// Members listed per duplicate group (the count says how many there are).
+const MAX_GROUP_LISTED: usize = 50;
 
 pub struct Reader {
     conn: Connection,
@@ -33,9 +39,16 @@ impl Reader {
         sqlite::file_count(&self.conn).map_err(self.err("counting files"))
     }
 
-    /// Every catalogued file in import order (the query language comes with a later issue).
-    pub fn search(&self, limit: u64) -> Result<Vec<FileInfo>, CatalogError> {
-        let sql = format!("SELECT {FILE_COLS} FROM files ORDER BY id LIMIT ?1");
+    /// Every catalogued file in import order (the query language comes with a later issue);
+    /// with `hide_dupes`, only the first imported file of each tier-1 group (same notes).
+    pub fn search(&self, limit: u64, hide_dupes: bool) -> Result<Vec<FileInfo>, CatalogError> {
+        let filter = if hide_dupes {
+            "WHERE fingerprint IS NULL OR notes = 0
+               OR id = (SELECT MIN(f2.id) FROM files f2 WHERE f2.fingerprint = files.fingerprint AND f2.notes > 0)"
+        } else {
+            ""
+        };
+        let sql = format!("SELECT {FILE_COLS} FROM files {filter} ORDER BY id LIMIT ?1");
         let mut stmt = self.conn.prepare(&sql).map_err(self.err("searching"))?;
         let files = stmt
             .query_map(params![limit.min(i64::MAX as u64) as i64], file_from_row)
@@ -43,6 +56,106 @@ impl Reader {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.err("searching"))?;
         files.into_iter().map(|f| self.with_sources(f)).collect()
+    }
+
+    /// Groups of duplicates, tier by tier (all tiers when `tier` is None), at most `limit`.
+    ///
+    /// Tier 0 is one content found in several places; tier 1 whole files with one fingerprint;
+    /// tier 2 fingerprint groups holding a part, unless every member is a part of files that are
+    /// themselves one music (the parts of two tier-1 copies of a song, or two identical tracks of
+    /// one song); tier 3 shape groups spanning two or more fingerprints, with the same rule on
+    /// shapes. Files without notes have no music to compare and are left out of tiers 1-3.
+    pub fn dupes(&self, tier: Option<u8>, limit: u64) -> Result<Vec<DupeGroup>, CatalogError> {
+        let mut groups = Vec::new();
+        for t in (0..=3u8).filter(|t| tier.is_none_or(|x| x == *t)) {
+            let left = limit.saturating_sub(groups.len() as u64);
+            if left == 0 {
+                break;
+            }
+            groups.extend(self.dupes_of_tier(t, left)?);
+        }
+        Ok(groups)
+    }
+
+    fn dupes_of_tier(&self, tier: u8, limit: u64) -> Result<Vec<DupeGroup>, CatalogError> {
+        let keys_sql = match tier {
+            0 => "SELECT hash FROM sources WHERE parent IS NULL GROUP BY hash HAVING COUNT(*) > 1 ORDER BY MIN(id)",
+            1 => {
+                "SELECT fingerprint FROM files WHERE parent IS NULL AND notes > 0 AND fingerprint IS NOT NULL
+                  GROUP BY fingerprint HAVING COUNT(*) > 1 ORDER BY MIN(id)"
+            }
+            2 => {
+                "SELECT fingerprint FROM files WHERE notes > 0 AND fingerprint IS NOT NULL
+                  GROUP BY fingerprint HAVING COUNT(*) > 1 AND SUM(parent IS NOT NULL) > 0 ORDER BY MIN(id)"
+            }
+            _ => {
+                "SELECT shape FROM files WHERE notes > 0 AND shape IS NOT NULL
+                  GROUP BY shape HAVING COUNT(DISTINCT fingerprint) > 1 ORDER BY MIN(id)"
+            }
+        };
+        let members_sql = match tier {
+            0 => "SELECT hash, parent, key, bpm FROM files WHERE hash = ?1",
+            1 => "SELECT hash, parent, key, bpm FROM files WHERE fingerprint = ?1 AND parent IS NULL ORDER BY id",
+            2 => "SELECT hash, parent, key, bpm FROM files WHERE fingerprint = ?1 ORDER BY id",
+            _ => "SELECT hash, parent, key, bpm FROM files WHERE shape = ?1 AND notes > 0 ORDER BY id",
+        };
+        // What a part's parent must share with its siblings' parents for the group to be
+        // explained by a lower tier (or by one file).
+        let parent_sql = match tier {
+            2 => Some("SELECT fingerprint FROM files WHERE hash = ?1"),
+            3 => Some("SELECT shape FROM files WHERE hash = ?1"),
+            _ => None,
+        };
+        let err = self.err("listing duplicates");
+        let keys: Vec<Vec<u8>> = {
+            let mut stmt = self.conn.prepare_cached(keys_sql).map_err(&err)?;
+            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(&err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(&err)?
+        };
+        let mut groups = Vec::new();
+        for key in keys {
+            if groups.len() as u64 >= limit {
+                break;
+            }
+            let members: Vec<MemberRow> = {
+                let mut stmt = self.conn.prepare_cached(members_sql).map_err(&err)?;
+                let rows =
+                    stmt.query_map(params![key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(&err)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(&err)?
+            };
+            if let Some(sql) = parent_sql {
+                if members.iter().all(|m| m.1.is_some()) {
+                    let mut stmt = self.conn.prepare_cached(sql).map_err(&err)?;
+                    let mut of_parents = std::collections::HashSet::new();
+                    for m in &members {
+                        let v: Option<Vec<u8>> =
+                            stmt.query_row(params![m.1], |r| r.get(0)).optional().map_err(&err)?.flatten();
+                        of_parents.insert(v);
+                    }
+                    if of_parents.len() == 1 {
+                        continue;
+                    }
+                }
+            }
+            let hex = |b: &[u8]| <[u8; 16]>::try_from(b).map(|h| to_hex(&h)).unwrap_or_default();
+            let count = members.len() as u64;
+            let mut files = Vec::new();
+            for (hash, parent, k, bpm) in members.into_iter().take(MAX_GROUP_LISTED) {
+                let member = DupeMember {
+                    hash: hex(&hash),
+                    parent: parent.as_deref().map(hex),
+                    key: k,
+                    bpm,
+                    sources: Vec::new(),
+                };
+                files.push(member);
+            }
+            for m in &mut files {
+                m.sources = self.sources_of(&m.hash)?;
+            }
+            groups.push(DupeGroup { tier, key: hex(&key), count, files });
+        }
+        Ok(groups)
     }
 
     /// A file by full hash or unique hex prefix. Ok(None) when nothing (or more than one) matches.
@@ -71,12 +184,17 @@ impl Reader {
     }
 
     fn with_sources(&self, mut f: FileInfo) -> Result<FileInfo, CatalogError> {
-        let Some(id) = from_hex(&f.hash) else { return Ok(f) };
+        f.sources = self.sources_of(&f.hash)?;
+        Ok(f)
+    }
+
+    fn sources_of(&self, hash: &str) -> Result<Vec<SourceInfo>, CatalogError> {
+        let Some(id) = from_hex(hash) else { return Ok(Vec::new()) };
         let mut stmt = self
             .conn
             .prepare_cached("SELECT path, name, clean_name, job, tags FROM sources WHERE hash = ?1 ORDER BY id")
             .map_err(self.err("reading sources"))?;
-        f.sources = stmt
+        let sources = stmt
             .query_map(params![&id[..]], |r| {
                 Ok(SourceInfo {
                     path: r.get(0)?,
@@ -92,7 +210,7 @@ impl Reader {
             .map_err(self.err("reading sources"))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.err("reading sources"))?;
-        Ok(f)
+        Ok(sources)
     }
 
     pub fn rejects(&self, job: Option<u64>, limit: u64) -> Result<Vec<RejectInfo>, CatalogError> {

@@ -178,6 +178,7 @@ impl Server {
             Request::Rejects { job, limit } => commands::rejects::handle(engine, job, limit),
             Request::Show { hash } => commands::show::handle(engine, &hash),
             Request::Search { query, limit } => commands::search::handle(engine, &query, limit),
+            Request::Dupes { tier, limit } => commands::dupes::handle(engine, tier, limit),
             Request::Shutdown => commands::shutdown::handle(&self.shutdown),
         }
     }

@@ -1,6 +1,7 @@
 //! One file per request, as on the client side: each turns a request into a response.
 
 pub mod cancel;
+pub mod dupes;
 pub mod import;
 pub mod jobs;
 pub mod rejects;

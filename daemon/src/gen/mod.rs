@@ -15,6 +15,8 @@
 //! - every damaged file is byte-distinct, and at most one file per corpus is `empty`;
 //! - each damaged file has exactly one defect, so its expected outcome is unambiguous.
 
+pub mod dupes;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

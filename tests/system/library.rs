@@ -1,0 +1,70 @@
+//! The library as users see it: duplicates by their music (`midictl dupes`) on files planted to
+//! be duplicates of each tier and near misses planted to be none; `search dupes:hide`.
+
+use std::collections::BTreeSet;
+
+use midid::gen::dupes::plant;
+use serde_json::Value;
+
+use crate::harness::{path_str, Dir};
+
+/// A group's members as relative paths; a part stands for its song (its path before `#`).
+fn member_paths(group: &Value, root: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for f in group["files"].as_array().into_iter().flatten() {
+        for s in f["sources"].as_array().into_iter().flatten() {
+            let path = s["path"].as_str().unwrap_or_default();
+            let path = path.split('#').next().unwrap_or(path);
+            out.insert(path.strip_prefix(root).unwrap_or(path).trim_start_matches('/').to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn dupes_finds_every_planted_group_and_no_false_one() {
+    let mut dir = Dir::new();
+    let root = dir.path("planted");
+    let planted = plant(&root, 11, 4).expect("planting");
+    dir.start();
+    let job = dir.ctl_json(&["import", path_str(&root), "--wait", "--json"]);
+    assert_eq!(job["state"], "done", "{job:#}");
+    assert_eq!(job["counts"]["discovered"], planted.files as u64);
+    assert_eq!(job["counts"]["rejected"], 0, "{job:#}");
+
+    let groups = dir.ctl_json(&["dupes", "--limit", "1000", "--json"]);
+    let groups = groups.as_array().expect("an array of groups");
+    let root = path_str(&root);
+    let found: Vec<(u64, BTreeSet<String>)> =
+        groups.iter().map(|g| (g["tier"].as_u64().unwrap_or(9), member_paths(g, root))).collect();
+    for p in &planted.groups {
+        let want: BTreeSet<String> = p.paths.iter().map(|r| r.to_string_lossy().into_owned()).collect();
+        assert!(
+            found.contains(&(u64::from(p.tier), want.clone())),
+            "planted tier {} group ({}) not found: {want:?}\nfound: {found:#?}",
+            p.tier,
+            p.what
+        );
+    }
+    for tier in 0..=3u64 {
+        let planted_n = planted.groups.iter().filter(|p| u64::from(p.tier) == tier).count();
+        let found_n = found.iter().filter(|(t, _)| *t == tier).count();
+        assert_eq!(found_n, planted_n, "tier {tier}: a group nobody planted: {found:#?}");
+    }
+    for near in &planted.near_misses {
+        let near = near.to_string_lossy();
+        assert!(!found.iter().any(|(_, paths)| paths.contains(near.as_ref())), "near miss {near} grouped");
+    }
+    // One tier asked for, one tier answered.
+    let t3 = dir.ctl_json(&["dupes", "--tier", "3", "--json"]);
+    assert!(t3.as_array().is_some_and(|g| !g.is_empty() && g.iter().all(|g| g["tier"] == 3)), "{t3:#}");
+
+    // search dupes:hide keeps one file of each tier-1 group.
+    let all = dir.ctl_json(&["search", "--limit", "10000", "--json"]);
+    let hidden = dir.ctl_json(&["search", "dupes:hide", "--limit", "10000", "--json"]);
+    let (all, hidden) = (all.as_array().map_or(0, Vec::len), hidden.as_array().map_or(0, Vec::len));
+    // Per set: the re-packaged lead, and the loop's two parts inside the songs.
+    assert_eq!(all - hidden, 3 * 4, "all {all}, without duplicates {hidden}");
+    let refused = dir.ctl(&["search", "key:Am"]);
+    assert_eq!(refused.status.code(), Some(1), "unsupported terms are refused, not ignored");
+}
