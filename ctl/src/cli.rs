@@ -55,6 +55,9 @@ pub enum Command {
     /// List the same music found more than once: tier 0 same bytes, 1 same notes, 2 same notes
     /// as parts of other files, 3 transposed or re-timed variants.
     Dupes(DupesArgs),
+    /// List what a rename template makes of the names, e.g. `{role}/{key|nokey}/{bpm}bpm_{name}`
+    /// (a dry run: names change only where an export writes them).
+    Rename(RenameArgs),
     /// Ask the daemon to finish its current work and exit.
     Shutdown(JsonArg),
 }
@@ -71,6 +74,7 @@ impl Command {
             Command::Show(a) => a.json.json,
             Command::Search(a) => a.json.json,
             Command::Dupes(a) => a.json.json,
+            Command::Rename(a) => a.json.json,
         }
     }
 }
@@ -131,6 +135,19 @@ pub struct ShowArgs {
     /// Content hash: 32 hex digits, or a unique prefix of them.
     #[arg(value_name = "HASH", value_parser = parse_hash)]
     pub hash: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// Fields in braces, `|` for a fallback, `/` for folders: name role key key_short mode bpm
+    /// bars drum time pack hash part.
+    #[arg(value_name = "TEMPLATE")]
+    pub template: String,
+    /// At most this many files.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
     #[command(flatten)]
     pub json: JsonArg,
 }

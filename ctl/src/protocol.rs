@@ -65,6 +65,12 @@ pub enum Request {
         query: Vec<String>,
         limit: Option<u64>,
     },
+    /// What a rename template makes of the catalogued files' names (nothing is renamed: the
+    /// names materialize only on export).
+    Rename {
+        template: String,
+        limit: Option<u64>,
+    },
     /// Groups of duplicates by tier (0 exact bytes, 1 same notes, 2 same notes in parts, 3
     /// variants); every tier when `tier` is None.
     Dupes {
@@ -84,6 +90,7 @@ pub enum Response {
     Rejects { rejects: Vec<RejectInfo> },
     File { file: Box<FileInfo> },
     Dupes { groups: Vec<DupeGroup> },
+    Renames { renames: Vec<RenameInfo> },
     Files { files: Vec<FileInfo> },
     Ok { message: String },
     Error { kind: ErrorKind, message: String },
@@ -225,6 +232,16 @@ pub struct SourceInfo {
     /// Words the path and name say (BPM, key, role, drum part, genre, pack).
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+/// One file's name now and under a rename template.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RenameInfo {
+    pub hash: String,
+    /// The clean name it has now.
+    pub old: String,
+    /// The relative path the template gives it.
+    pub new: String,
 }
 
 /// Files that are the same music at one tier, never deleted: `midictl dupes` lists them.

@@ -68,3 +68,31 @@ fn dupes_finds_every_planted_group_and_no_false_one() {
     let refused = dir.ctl(&["search", "key:Am"]);
     assert_eq!(refused.status.code(), Some(1), "unsupported terms are refused, not ignored");
 }
+
+#[test]
+fn rename_lists_template_names_and_refuses_unknown_fields() {
+    let mut dir = Dir::new();
+    let root = dir.path("planted");
+    plant(&root, 5, 1).expect("planting");
+    dir.start();
+    let job = dir.ctl_json(&["import", path_str(&root), "--wait", "--json"]);
+    assert_eq!(job["state"], "done", "{job:#}");
+    let listed = dir.ctl_json(&["rename", "{role|norole}/{key_short|nokey}/{bpm}bpm_{name}", "--json"]);
+    let listed = listed.as_array().expect("an array");
+    assert!(!listed.is_empty());
+    for r in listed {
+        let new = r["new"].as_str().unwrap_or_default();
+        let comps: Vec<&str> = new.split('/').collect();
+        assert_eq!(comps.len(), 3, "{r}");
+        assert!(comps[2].ends_with(".mid") && !new.contains(' '), "{r}");
+    }
+    // The lead and its byte copy are one content: named after whichever source came first. Its
+    // lone 120 BPM event stands (regression: the onsets of a quantized melody once read as 96).
+    let lead =
+        listed.iter().find(|r| r["old"] == "Lead_A.mid" || r["old"] == "Renamed_Lead.mid").expect("the lead is listed");
+    let want = format!("/120bpm_{}", lead["old"].as_str().unwrap_or_default());
+    assert!(lead["new"].as_str().is_some_and(|n| n.ends_with(&want)), "{lead}");
+    let bad = dir.ctl(&["rename", "{colour}/{name}"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown field {colour}"), "{bad:?}");
+}

@@ -20,6 +20,7 @@ mod dupes;
 mod import;
 mod jobs;
 mod rejects;
+mod rename;
 mod search;
 mod show;
 mod shutdown;
@@ -39,6 +40,7 @@ pub fn dispatch(command: &Command, ctx: &mut Ctx) -> Result<()> {
         Command::Show(args) => show::run(ctx, args),
         Command::Search(args) => search::run(ctx, args),
         Command::Dupes(args) => dupes::run(ctx, args),
+        Command::Rename(args) => rename::run(ctx, args),
         Command::Shutdown(_) => shutdown::run(ctx),
     }
 }

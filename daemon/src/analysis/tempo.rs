@@ -105,6 +105,12 @@ pub fn analyze(score: &Score, name_bpm: Option<f64>, genre_floor: Option<f64>) -
         t.confidence = 0.8;
         return t;
     }
+    // Notes on the file's own sixteenth-note grid were placed against its beat: that grid's
+    // tempo is the one the file has, and an autocorrelation peak elsewhere is the melody's
+    // rhythm, not another beat (a quantized 120 BPM melody read as 96 before this check).
+    if on_own_grid(score) {
+        return t;
+    }
     if let Some((beat_ticks, strength)) = beat_period(score) {
         let at_default = f64::from(score.ppq) / beat_ticks * t.initial_bpm;
         // A period that is a simple ratio of the PPQ means the notes sit on the file's own grid,
@@ -119,6 +125,21 @@ pub fn analyze(score: &Score, name_bpm: Option<f64>, genre_floor: Option<f64>) -
         }
     }
     t
+}
+
+/// Whether nine in ten onsets sit on the sixteenth-note grid of the file's PPQ.
+fn on_own_grid(score: &Score) -> bool {
+    let step = u64::from(score.ppq / 4).max(1);
+    let tolerance = (step / 12).max(1);
+    let on = score
+        .notes
+        .iter()
+        .filter(|n| {
+            let r = n.on % step;
+            r <= tolerance || step - r <= tolerance
+        })
+        .count();
+    score.ppq >= 4 && !score.notes.is_empty() && on * 10 >= score.notes.len() * 9
 }
 
 thread_local! {

@@ -55,6 +55,18 @@ pub fn clean_name(name: &str) -> String {
 
 /// A clean stem plus `.ext` (the split parts' names are built from a clean stem).
 pub fn clean_stem_with_ext(stem: &str, ext: &str) -> String {
+    // One unit is kept for the dot.
+    let stem = clean_stem(stem, MAX_UTF16.saturating_sub(ext.encode_utf16().count() + 1));
+    format!("{stem}.{ext}")
+}
+
+/// A folder name by the same rules (no extension): what rename templates' folders become.
+pub fn clean_folder(name: &str) -> String {
+    clean_stem(&name.nfc().collect::<String>(), MAX_UTF16)
+}
+
+/// Rules 3 to 6 and 8 on a stem, cut to `budget` UTF-16 units (rule 7).
+fn clean_stem(stem: &str, budget: usize) -> String {
     let mut out = String::with_capacity(stem.len());
     for c in stem.chars() {
         let c = match c {
@@ -72,7 +84,7 @@ pub fn clean_stem_with_ext(stem: &str, ext: &str) -> String {
         out.push(c);
     }
     // One unit is kept back for the `_` a reserved name gets.
-    let budget = MAX_UTF16.saturating_sub(ext.encode_utf16().count() + 2);
+    let budget = budget.saturating_sub(1);
     let mut used = 0;
     let mut cut = out.len();
     for (i, c) in out.char_indices() {
@@ -92,7 +104,7 @@ pub fn clean_stem_with_ext(stem: &str, ext: &str) -> String {
     if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&stem[..device])) {
         stem.insert(device, '_');
     }
-    format!("{stem}.{ext}")
+    stem
 }
 
 /// A part's name: `{clean stem}__{nn}_{label}.mid`, the label being the track's name, its

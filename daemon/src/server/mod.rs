@@ -179,6 +179,7 @@ impl Server {
             Request::Show { hash } => commands::show::handle(engine, &hash),
             Request::Search { query, limit } => commands::search::handle(engine, &query, limit),
             Request::Dupes { tier, limit } => commands::dupes::handle(engine, tier, limit),
+            Request::Rename { template, limit } => commands::rename::handle(engine, &template, limit),
             Request::Shutdown => commands::shutdown::handle(&self.shutdown),
         }
     }

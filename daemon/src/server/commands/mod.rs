@@ -5,6 +5,7 @@ pub mod dupes;
 pub mod import;
 pub mod jobs;
 pub mod rejects;
+pub mod rename;
 pub mod search;
 pub mod show;
 pub mod shutdown;
