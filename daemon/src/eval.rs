@@ -70,6 +70,11 @@ pub struct Report {
     pub meter_correct: u64,
     /// Files analysed per second of analysis time (gather + detectors, not parsing or reading).
     pub analysis_files_per_s: f64,
+    /// Files `library::split` made parts of, the parts, and the files whose parts' notes are not
+    /// exactly the file's (the split's property, checked on real files).
+    pub split_files: u64,
+    pub split_parts: u64,
+    pub split_notes_differ: Vec<String>,
 }
 
 struct Row {
@@ -126,6 +131,24 @@ pub fn run(labels: &[PathBuf], dir: &Path, key_profiles: u8) -> Result<Report> {
             analysis_time += t.elapsed().as_secs_f64();
             report.files += 1;
             score_row(&mut report, &row, &a, !score.key_sigs.is_empty());
+            let parts = crate::library::split::split(&bytes);
+            if !parts.is_empty() {
+                report.split_files += 1;
+                report.split_parts += parts.len() as u64;
+                let mut want: Vec<_> = score.notes.iter().map(|n| (n.on, n.off, n.pitch, n.vel, n.ch)).collect();
+                let part_arena = Bump::new();
+                let mut got = Vec::with_capacity(want.len());
+                for p in &parts {
+                    if let Some(s) = analysis::score::gather(&p.bytes, &part_arena) {
+                        got.extend(s.notes.iter().map(|n| (n.on, n.off, n.pitch, n.vel, n.ch)));
+                    }
+                }
+                want.sort_unstable();
+                got.sort_unstable();
+                if want != got {
+                    report.split_notes_differ.push(row.path.clone());
+                }
+            }
         }
     }
     if analysis_time > 0.0 {
@@ -238,4 +261,12 @@ pub fn print(r: &Report) {
     }
     println!("time signature: {} of {} ({})", r.meter_correct, r.meter_files, pct(r.meter_correct, r.meter_files));
     println!("analysis stage: {} files/s on one core", r.analysis_files_per_s);
+    println!(
+        "split: {} files into {} parts; parts' notes equal the file's in {} of {}{}",
+        r.split_files,
+        r.split_parts,
+        r.split_files - r.split_notes_differ.len() as u64,
+        r.split_files,
+        r.split_notes_differ.first().map(|p| format!(" (first that differs: {p})")).unwrap_or_default()
+    );
 }
