@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Sender};
-use midictl::protocol::{DaemonInfo, JobInfo, JobState};
+use midictl::protocol::{DaemonInfo, GcReport, JobInfo, JobState, VerifyReport};
 use parking_lot::Mutex;
 
 use crate::catalog::query::Reader;
@@ -21,6 +21,8 @@ use crate::catalog::writer::Writer;
 use crate::catalog::{sqlite, CatalogError, WriterMsg};
 use crate::dedupe::DedupeIndex;
 use crate::discover::Discovery;
+use crate::hygiene::gc::{GcOptions, DEFAULT_GRACE};
+use crate::hygiene::{self, HygieneError};
 use crate::job::Job;
 use crate::objects::ObjectStore;
 use crate::shard::{self, IoInfo, Limits, ShardTuning, Shared, Unit};
@@ -51,6 +53,8 @@ pub enum EngineError {
     ShuttingDown,
     #[error("{path}: {source}")]
     Path { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Hygiene(#[from] HygieneError),
 }
 
 /// Work units waiting for a shard. Bounded: discovery blocks when shards are busy.
@@ -76,6 +80,7 @@ pub struct Engine {
     stop: Arc<AtomicBool>,
     reader: Mutex<Reader>,
     index: Arc<DedupeIndex>,
+    objects: Arc<ObjectStore>,
 }
 
 impl Engine {
@@ -122,7 +127,7 @@ impl Engine {
         let (units_tx, units_rx) = bounded(UNIT_QUEUE);
         let shared = Arc::new(Shared {
             index: Arc::clone(&index),
-            objects,
+            objects: Arc::clone(&objects),
             limits: cfg.limits,
             tuning: cfg.tuning,
             stop: Arc::clone(&stop),
@@ -146,6 +151,7 @@ impl Engine {
             stop,
             reader: Mutex::new(reader),
             index,
+            objects,
         }))
     }
 
@@ -247,6 +253,19 @@ impl Engine {
         if w.send(WriterMsg::Barrier(tx)).is_ok() {
             let _ = rx.recv_timeout(Duration::from_secs(600));
         }
+    }
+
+    /// Removes objects no row names, and stale temp files (`hygiene/gc.rs`, which says why this
+    /// is safe while imports run). Runs on the caller's thread; one collection at a time.
+    pub fn gc(&self, dry_run: bool) -> Result<GcReport, EngineError> {
+        let opts = GcOptions { dry_run, grace: DEFAULT_GRACE };
+        Ok(hygiene::gc::collect(&self.objects, &self.index, &self.catalog_path, opts, &self.stop)?)
+    }
+
+    /// Re-hashes every object and looks for catalogued ones that are gone (`hygiene/verify.rs`).
+    /// Runs on the caller's thread and holds neither the writer nor the query connection.
+    pub fn verify(&self) -> Result<VerifyReport, EngineError> {
+        Ok(hygiene::verify::verify(&self.objects, &self.catalog_path, &self.stop)?)
     }
 
     /// Orderly stop; idempotent.

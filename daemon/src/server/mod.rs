@@ -179,6 +179,8 @@ impl Server {
             Request::Show { hash } => commands::show::handle(engine, &hash),
             Request::Search { query, limit } => commands::search::handle(engine, &query, limit),
             Request::Shutdown => commands::shutdown::handle(&self.shutdown),
+            Request::Gc { dry_run } => commands::gc::handle(engine, dry_run),
+            Request::Verify => commands::verify::handle(engine),
         }
     }
 }
@@ -201,7 +203,7 @@ pub(crate) fn engine_error(e: crate::engine::EngineError) -> Response {
     use crate::engine::EngineError as E;
     let kind = match &e {
         E::NoSuchJob(_) => ErrorKind::NotFound,
-        E::ShuttingDown => ErrorKind::ShuttingDown,
+        E::ShuttingDown | E::Hygiene(crate::hygiene::HygieneError::Stopped) => ErrorKind::ShuttingDown,
         E::Path { .. } => ErrorKind::BadRequest,
         _ => ErrorKind::Failed,
     };

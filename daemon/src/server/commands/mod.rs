@@ -1,6 +1,7 @@
 //! One file per request, as on the client side: each turns a request into a response.
 
 pub mod cancel;
+pub mod gc;
 pub mod import;
 pub mod jobs;
 pub mod rejects;
@@ -8,3 +9,4 @@ pub mod search;
 pub mod show;
 pub mod shutdown;
 pub mod status;
+pub mod verify;
