@@ -60,6 +60,11 @@ pub enum Command {
     Rename(RenameArgs),
     /// Ask the daemon to finish its current work and exit.
     Shutdown(JsonArg),
+    /// Remove stored objects no catalogued file names, and stale temp files.
+    Gc(GcArgs),
+    /// Re-hash every stored object against its name; list catalogued objects that are missing.
+    /// Exits 1 when anything is wrong.
+    Verify(JsonArg),
 }
 
 impl Command {
@@ -68,7 +73,8 @@ impl Command {
         match self {
             Command::Import(a) => a.json.json,
             Command::Status(a) => a.json.json,
-            Command::Jobs(a) | Command::Shutdown(a) => a.json,
+            Command::Jobs(a) | Command::Shutdown(a) | Command::Verify(a) => a.json,
+            Command::Gc(a) => a.json.json,
             Command::Cancel(a) => a.json.json,
             Command::Rejects(a) => a.json.json,
             Command::Show(a) => a.json.json,
@@ -176,6 +182,15 @@ pub struct SearchArgs {
     pub json: JsonArg,
 }
 
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// List what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
 /// Checked here rather than in the daemon so a typo is a usage error (exit 2) with clap's help,
 /// not an operation failure.
 fn parse_hash(s: &str) -> Result<String, String> {
@@ -199,6 +214,10 @@ pub enum CliError {
     JobEnded { id: u64, state: &'static str, note: Option<String> },
     #[error("unexpected reply from the daemon to `{request}`: {reply}")]
     UnexpectedReply { request: &'static str, reply: String },
+    /// The command ran and found something wrong (`verify`), or could not do all of its work
+    /// (`gc`); its report is already printed.
+    #[error("{0}")]
+    Found(String),
     /// Whoever read our stdout went away (`midictl search | head`); nothing left to tell them.
     #[error("stdout closed")]
     StdoutClosed,
@@ -241,6 +260,7 @@ fn error_kind(err: &anyhow::Error) -> &'static str {
                 CliError::Daemon { kind: ErrorKind::ShuttingDown, .. } => "shutting_down",
                 CliError::JobEnded { .. } => "job_ended",
                 CliError::UnexpectedReply { .. } => "protocol",
+                CliError::Found(_) => "found",
                 CliError::StdoutClosed => "stdout_closed",
             };
         }
@@ -390,6 +410,18 @@ mod tests {
         }
         assert_eq!(parse(&["show", "xyz"]).unwrap_err().exit_code(), EXIT_USAGE);
         assert_eq!(parse(&["show", &"a".repeat(33)]).unwrap_err().exit_code(), EXIT_USAGE);
+    }
+
+    #[test]
+    fn gc_and_verify_flags() {
+        match parse(&["gc", "--dry-run", "--json"]).unwrap().command {
+            Command::Gc(a) => assert!(a.dry_run && a.json.json),
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(matches!(parse(&["gc"]).unwrap().command, Command::Gc(GcArgs { dry_run: false, .. })));
+        assert!(parse(&["verify", "--json"]).unwrap().command.json());
+        assert_eq!(parse(&["verify", "abc"]).unwrap_err().exit_code(), EXIT_USAGE);
+        assert_eq!(parse(&["gc", "--force"]).unwrap_err().exit_code(), EXIT_USAGE);
     }
 
     #[test]

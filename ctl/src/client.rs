@@ -55,6 +55,13 @@ impl Client {
         Ok(client)
     }
 
+    /// How long a reply may take; None waits for as long as the daemon works. For requests whose
+    /// work grows with the store (`gc`, `verify`): a daemon that dies closes the socket, which
+    /// still ends the wait.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        let _ = self.stream.set_read_timeout(timeout);
+    }
+
     pub fn request(&mut self, req: &Request) -> Result<Response, ClientError> {
         self.send(req)?;
         self.recv()

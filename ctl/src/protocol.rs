@@ -78,6 +78,12 @@ pub enum Request {
         limit: Option<u64>,
     },
     Shutdown,
+    /// Remove objects no `files` row names, and stale temp files; `dry_run` only lists them.
+    Gc {
+        dry_run: bool,
+    },
+    /// Re-hash every object against its name; list the catalogued ones that are missing.
+    Verify,
 }
 
 /// The reply to one [`Request`].
@@ -94,6 +100,8 @@ pub enum Response {
     Files { files: Vec<FileInfo> },
     Ok { message: String },
     Error { kind: ErrorKind, message: String },
+    Gc { report: GcReport },
+    Verify { report: VerifyReport },
 }
 
 /// Why a request failed; maps onto the exit codes of DESIGN section 6.
@@ -373,6 +381,129 @@ pub struct FileInfo {
     pub fingerprint: Option<String>,
 }
 
+/// Entries a [`GcReport`] or [`VerifyReport`] lists at most (each list has its own cap); the counts
+/// stay exact. Keeps a report from a badly damaged store far under [`MAX_FRAME`].
+pub const REPORT_LIST_MAX: usize = 10_000;
+
+/// What `gc` removed, or with `dry_run` would remove, and what it kept and why.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GcReport {
+    pub dry_run: bool,
+    /// Object files examined.
+    pub scanned: u64,
+    /// Kept: a `files` row names them.
+    pub referenced: u64,
+    /// Objects removed (with `dry_run`: that would be).
+    pub removed: u64,
+    /// Bytes of the removed objects and temp files.
+    pub bytes_freed: u64,
+    /// Kept: an import has claimed the content and its row is not committed yet (or was
+    /// committed while gc ran).
+    pub kept_pending: u64,
+    /// Kept: modified less than `grace_s` seconds before gc started.
+    pub kept_new: u64,
+    pub grace_s: u64,
+    /// Stale temp files removed from `objects/tmp` (with `dry_run`: that would be).
+    pub temp_removed: u64,
+    /// Files under `objects/` whose name is not an object's: never touched.
+    pub ignored: u64,
+    /// The removed objects and temp files, at most [`REPORT_LIST_MAX`].
+    pub paths: Vec<String>,
+    /// Files that could not be examined or removed (`path: error`), at most [`REPORT_LIST_MAX`].
+    pub errors: Vec<String>,
+    pub elapsed_s: f64,
+}
+
+impl GcReport {
+    /// One line for people (`midictl gc`, the daemon's log after a periodic run).
+    pub fn summary(&self) -> String {
+        let verb = if self.dry_run { "would remove" } else { "removed" };
+        let mut line = format!(
+            "scanned {} objects: {verb} {} and {} temp files ({}); kept {} referenced, {} pending, {} newer than {}s",
+            self.scanned,
+            self.removed,
+            self.temp_removed,
+            crate::progress::format_bytes(self.bytes_freed),
+            self.referenced,
+            self.kept_pending,
+            self.kept_new,
+            self.grace_s,
+        );
+        if !self.errors.is_empty() {
+            line.push_str(&format!("; {} errors", self.errors.len()));
+        }
+        line
+    }
+}
+
+/// What `verify` found. Every list stops at [`REPORT_LIST_MAX`] entries; `problems` counts all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct VerifyReport {
+    /// Object files re-hashed.
+    pub objects: u64,
+    pub bytes: u64,
+    /// `files` rows checked for their object.
+    pub catalogued: u64,
+    /// Objects no `files` row names (what `gc` removes): reported, not a problem.
+    pub unreferenced: u64,
+    /// Files under `objects/` whose name is not an object's.
+    pub ignored: u64,
+    /// Objects whose bytes do not hash to their name.
+    pub mismatched: Vec<ObjectMismatch>,
+    /// `files` rows whose object is not on disk.
+    pub missing: Vec<MissingObject>,
+    /// Objects that could not be read.
+    pub unreadable: Vec<UnreadableObject>,
+    /// Mismatched + missing + unreadable, counted past the lists' cap.
+    pub problems: u64,
+    pub elapsed_s: f64,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems == 0
+    }
+
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {} objects re-hashed ({}), {} catalogued; {} mismatched, {} missing, {} unreadable; {} unreferenced",
+            if self.ok() { "ok" } else { "PROBLEMS" },
+            self.objects,
+            crate::progress::format_bytes(self.bytes),
+            self.catalogued,
+            self.mismatched.len(),
+            self.missing.len(),
+            self.unreadable.len(),
+            self.unreferenced,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectMismatch {
+    pub path: String,
+    /// The id its name says (32 hex digits).
+    pub expected: String,
+    /// The id of the bytes it holds.
+    pub actual: String,
+    /// Whether a `files` row names it (a catalogued content is damaged, not just a stray file).
+    pub referenced: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MissingObject {
+    pub hash: String,
+    /// Where the object should be.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnreadableObject {
+    pub path: String,
+    pub error: String,
+}
+
 /// Framing and handshake failures.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -457,6 +588,16 @@ mod tests {
         let mut buf = 10u32.to_be_bytes().to_vec();
         buf.extend_from_slice(b"{\"cm");
         assert!(matches!(read_frame_bytes(&mut buf.as_slice()), Err(FrameError::Closed)));
+    }
+
+    #[test]
+    fn hygiene_requests_have_stable_wire_names() {
+        let gc = serde_json::to_value(Request::Gc { dry_run: true }).unwrap();
+        assert_eq!(gc, serde_json::json!({"cmd": "gc", "dry_run": true}));
+        assert_eq!(serde_json::to_value(Request::Verify).unwrap(), serde_json::json!({"cmd": "verify"}));
+        let reply = serde_json::to_value(Response::Verify { report: VerifyReport::default() }).unwrap();
+        assert_eq!(reply["reply"], "verify");
+        assert_eq!(reply["report"]["problems"], 0);
     }
 
     #[test]

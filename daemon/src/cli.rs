@@ -61,6 +61,10 @@ enum Command {
         /// Inbox directory to watch (not implemented yet: refused).
         #[arg(long, env = "MIDID_INBOX")]
         inbox: Option<PathBuf>,
+        /// Seconds between gc runs (objects no row names), when no job runs; 0: never.
+        /// Default: the config's `gc_interval_s`, else 86400.
+        #[arg(long, env = "MIDID_GC_INTERVAL_S", value_name = "SECONDS")]
+        gc_interval_s: Option<u64>,
     },
     /// Import PATHs in-process, show progress, print a summary, exit.
     Run {
@@ -153,13 +157,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Serve { common, socket, inbox } => {
+        Command::Serve { common, socket, inbox, gc_interval_s } => {
             if inbox.is_some() {
                 bail!("--inbox is not implemented yet");
             }
             let (cfg, file) = engine_config(&common)?;
+            let gc_every = file.gc_interval(gc_interval_s);
             let socket = socket.or(file.socket).unwrap_or_else(midictl::default_socket_path);
-            serve(cfg, socket)
+            serve(cfg, socket, gc_every)
         }
         Command::Run { paths, common, json } => {
             let (cfg, _) = engine_config(&common)?;
@@ -237,10 +242,13 @@ fn signal_channel() -> Result<crossbeam_channel::Receiver<i32>> {
     Ok(rx)
 }
 
-fn serve(cfg: EngineConfig, socket: PathBuf) -> Result<i32> {
+fn serve(cfg: EngineConfig, socket: PathBuf, gc_every: Option<Duration>) -> Result<i32> {
     let signals = signal_channel()?;
     let listener = server::bind(&socket)?;
     let engine = Engine::start(cfg)?;
+    if let Some(every) = gc_every {
+        engine.start_periodic_gc(every)?;
+    }
     let (shutdown_tx, shutdown_rx) = bounded(1);
     let stopping = Arc::new(AtomicBool::new(false));
     let server = Arc::new(Server {

@@ -4,6 +4,7 @@
 //! systemd deployments where flags are awkward.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -28,7 +29,13 @@ pub struct FileConfig {
     pub archive: Option<crate::unpack::ArchiveLimits>,
     /// Split multi-part files into parts (`library::split`); default true.
     pub split: Option<bool>,
+    /// Seconds between the daemon's own gc runs (`hygiene/gc.rs`); 0 turns them off.
+    pub gc_interval_s: Option<u64>,
 }
+
+/// `gc_interval_s` when neither a flag, the environment nor the file sets it: once a day, often
+/// enough that crash leftovers do not pile up, rare enough that the scan costs nothing.
+pub const DEFAULT_GC_INTERVAL_S: u64 = 86_400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -69,6 +76,13 @@ impl FileConfig {
         }
     }
 
+    /// How often `serve` runs gc: `flag` (`--gc-interval-s` or `MIDID_GC_INTERVAL_S`), else the
+    /// file's `gc_interval_s`, else [`DEFAULT_GC_INTERVAL_S`]. None: 0, turned off.
+    pub fn gc_interval(&self, flag: Option<u64>) -> Option<Duration> {
+        let seconds = flag.or(self.gc_interval_s).unwrap_or(DEFAULT_GC_INTERVAL_S);
+        (seconds > 0).then(|| Duration::from_secs(seconds))
+    }
+
     pub fn tuning(&self) -> ShardTuning {
         let d = ShardTuning::default();
         ShardTuning { inflight: self.inflight_per_shard.unwrap_or(d.inflight).clamp(1, 4096), ..d }
@@ -97,5 +111,17 @@ mod tests {
         assert_eq!(c.shards, Some(2));
         assert!(c.force_epoll().unwrap());
         assert_eq!(c.limits().midi.max_events, 10);
+    }
+
+    #[test]
+    fn gc_interval_flag_over_file_over_default_and_zero_turns_it_off() {
+        let none = FileConfig::default();
+        assert_eq!(none.gc_interval(None), Some(Duration::from_secs(DEFAULT_GC_INTERVAL_S)));
+        let file: FileConfig = toml::from_str("gc_interval_s = 3600").unwrap();
+        assert_eq!(file.gc_interval(None), Some(Duration::from_secs(3600)));
+        assert_eq!(file.gc_interval(Some(60)), Some(Duration::from_secs(60)));
+        assert_eq!(file.gc_interval(Some(0)), None);
+        let off: FileConfig = toml::from_str("gc_interval_s = 0").unwrap();
+        assert_eq!(off.gc_interval(None), None);
     }
 }

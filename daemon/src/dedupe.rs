@@ -232,6 +232,19 @@ impl DedupeIndex {
         }
     }
 
+    /// Runs `f` only when the index knows nothing of `id` (no claim, no reject, no committed
+    /// fingerprint), and while holding `id`'s stripe lock, so no shard can claim `id` until `f`
+    /// returns. `hygiene::gc` removes a stray object inside `f`: a claim then either came first
+    /// (and `f` never runs) or comes after the object is gone (and the shard writes it again, see
+    /// `ObjectStore::ensure`). `f` should be short: it holds up claims of 1/64 of all ids.
+    pub fn if_unknown<T>(&self, id: &ContentId, f: impl FnOnce() -> T) -> Option<T> {
+        let s = self.stripe(id).lock();
+        if s.live.contains_key(id) || s.committed.contains(fingerprint(id)) {
+            return None;
+        }
+        Some(f())
+    }
+
     /// Records a rejected content unless the id already has a state or the cap is reached.
     pub fn mark_rejected(&self, id: ContentId, reason: Reason) {
         use std::sync::atomic::Ordering;
@@ -441,6 +454,21 @@ mod tests {
         assert!(!idx.archive_known(&id));
         idx.set_archive(twin);
         assert!(idx.archive_known(&twin));
+    }
+
+    #[test]
+    fn if_unknown_runs_only_for_ids_nobody_holds() {
+        let idx = DedupeIndex::new();
+        let [claimed, committed, rejected, stranger] = [b"a", b"b", b"c", b"d"].map(|b| content_id(b));
+        assert_eq!(idx.claim(claimed), None);
+        idx.set_committed(&committed, true);
+        idx.mark_rejected(rejected, Reason::Empty);
+        for id in [claimed, committed, rejected] {
+            assert_eq!(idx.if_unknown(&id, || ()), None, "{}", to_hex(&id));
+        }
+        assert_eq!(idx.if_unknown(&stranger, || 7), Some(7));
+        idx.release(&claimed);
+        assert_eq!(idx.if_unknown(&claimed, || ()), Some(()), "a released claim is unknown again");
     }
 
     /// Ids from a cheap deterministic generator (splitmix64), spread over every stripe.

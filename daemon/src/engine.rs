@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Sender};
-use midictl::protocol::{DaemonInfo, JobInfo, JobState};
+use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
+use midictl::protocol::{DaemonInfo, GcReport, JobInfo, JobState, VerifyReport};
 use parking_lot::Mutex;
 
 use crate::catalog::query::Reader;
@@ -21,6 +21,8 @@ use crate::catalog::writer::Writer;
 use crate::catalog::{sqlite, CatalogError, WriterMsg};
 use crate::dedupe::DedupeIndex;
 use crate::discover::Discovery;
+use crate::hygiene::gc::{GcOptions, DEFAULT_GRACE};
+use crate::hygiene::{self, HygieneError};
 use crate::job::Job;
 use crate::objects::ObjectStore;
 use crate::shard::{self, IoInfo, Limits, ShardTuning, Shared, Unit};
@@ -51,6 +53,10 @@ pub enum EngineError {
     ShuttingDown,
     #[error("{path}: {source}")]
     Path { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Hygiene(#[from] HygieneError),
+    #[error("starting the periodic gc thread: {0}")]
+    GcThread(std::io::Error),
 }
 
 /// Work units waiting for a shard. Bounded: discovery blocks when shards are busy.
@@ -59,6 +65,9 @@ const UNIT_QUEUE: usize = 1024;
 const BATCHES_PER_SHARD: usize = 2;
 /// Finished jobs kept in memory for `status`; older ones are read from the catalog.
 const KEEP_FINISHED: usize = 64;
+/// When the periodic gc falls due while a job runs, it looks again this often (or at its own
+/// interval, if shorter) until none does.
+const GC_BUSY_RETRY: Duration = Duration::from_secs(60);
 
 pub struct Engine {
     pub data_dir: PathBuf,
@@ -76,6 +85,9 @@ pub struct Engine {
     stop: Arc<AtomicBool>,
     reader: Mutex<Reader>,
     index: Arc<DedupeIndex>,
+    objects: Arc<ObjectStore>,
+    /// The periodic gc thread and the sender whose drop stops it.
+    gc_timer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
 
 impl Engine {
@@ -122,7 +134,7 @@ impl Engine {
         let (units_tx, units_rx) = bounded(UNIT_QUEUE);
         let shared = Arc::new(Shared {
             index: Arc::clone(&index),
-            objects,
+            objects: Arc::clone(&objects),
             limits: cfg.limits,
             tuning: cfg.tuning,
             stop: Arc::clone(&stop),
@@ -146,6 +158,8 @@ impl Engine {
             stop,
             reader: Mutex::new(reader),
             index,
+            objects,
+            gc_timer: Mutex::new(None),
         }))
     }
 
@@ -249,9 +263,77 @@ impl Engine {
         }
     }
 
+    /// Whether a job is queued or running.
+    pub fn busy(&self) -> bool {
+        self.jobs.lock().values().any(|j| !j.state().is_final())
+    }
+
+    /// Removes objects no row names, and stale temp files (`hygiene/gc.rs`, which says why this
+    /// is safe while imports run). Runs on the caller's thread; one collection at a time.
+    pub fn gc(&self, dry_run: bool) -> Result<GcReport, EngineError> {
+        let opts = GcOptions { dry_run, grace: DEFAULT_GRACE };
+        Ok(hygiene::gc::collect(&self.objects, &self.index, &self.catalog_path, opts, &self.stop)?)
+    }
+
+    /// Re-hashes every object and looks for catalogued ones that are gone (`hygiene/verify.rs`).
+    /// Runs on the caller's thread and holds neither the writer nor the query connection.
+    pub fn verify(&self) -> Result<VerifyReport, EngineError> {
+        Ok(hygiene::verify::verify(&self.objects, &self.catalog_path, &self.stop)?)
+    }
+
+    /// Starts the thread that runs gc every `every`, when no job is queued or running (gc is safe
+    /// beside an import, but both want the disk). Stopped by `shutdown`; a second call replaces
+    /// the first thread.
+    pub fn start_periodic_gc(self: &Arc<Self>, every: Duration) -> Result<(), EngineError> {
+        let (tx, rx) = bounded::<()>(0);
+        // Weak: the thread must not keep the engine alive, the engine owns the thread.
+        let engine = Arc::downgrade(self);
+        let handle = std::thread::Builder::new()
+            .name("gc-timer".into())
+            .spawn(move || {
+                let mut due = Instant::now().checked_add(every);
+                loop {
+                    // An interval too large for the clock never falls due.
+                    let waited = match due {
+                        Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+                        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    };
+                    if !matches!(waited, Err(RecvTimeoutError::Timeout)) {
+                        return;
+                    }
+                    let Some(engine) = engine.upgrade() else { return };
+                    if engine.busy() {
+                        due = Instant::now().checked_add(every.min(GC_BUSY_RETRY));
+                        continue;
+                    }
+                    match engine.gc(false) {
+                        Ok(report) => tracing::info!("periodic gc: {}", report.summary()),
+                        Err(EngineError::Hygiene(HygieneError::Stopped)) => return,
+                        Err(e) => tracing::warn!("periodic gc: {e}"),
+                    }
+                    due = Instant::now().checked_add(every);
+                }
+            })
+            .map_err(EngineError::GcThread)?;
+        tracing::info!(every_s = every.as_secs(), "periodic gc on");
+        let previous = self.gc_timer.lock().replace((tx, handle));
+        if let Some((tx, h)) = previous {
+            drop(tx);
+            let _ = h.join();
+        }
+        Ok(())
+    }
+
     /// Orderly stop; idempotent.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Taken out of the lock before the join: the thread may be inside `gc`, which stops at
+        // its next fan-out folder now that `stop` is set.
+        let gc_timer = self.gc_timer.lock().take();
+        if let Some((tx, h)) = gc_timer {
+            drop(tx);
+            let _ = h.join();
+        }
         for h in std::mem::take(&mut *self.discoveries.lock()) {
             let _ = h.join();
         }

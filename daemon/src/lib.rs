@@ -11,6 +11,7 @@ pub mod discover;
 pub mod engine;
 pub mod eval;
 pub mod gen;
+pub mod hygiene;
 pub mod job;
 pub mod library;
 pub mod midi;

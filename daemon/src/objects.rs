@@ -8,13 +8,21 @@
 //! object) holds because the rows commit only after the `syncfs` returns. A crash before that
 //! can leave a partial file under its final name, but no row points at it, and the next import of
 //! that content rewrites it (a shard writes an object whenever the catalog does not hold its id).
+//!
+//! Objects no row names are removed by `hygiene::gc`. The store's part in making that safe during
+//! an import is the collection mark ([`ObjectStore::mark`], [`ObjectStore::ensure`]): a shard
+//! that won the claim on a content re-checks its object when a collection ran since it wrote it.
+//! The whole argument is in `hygiene/gc.rs`.
 
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::dedupe::{to_hex, ContentId};
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::dedupe::{from_hex, to_hex, ContentId};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{op} {path}: {source}")]
@@ -28,6 +36,23 @@ pub struct ObjectStore {
     root: PathBuf,
     tmp: PathBuf,
     root_dir: File,
+    /// Odd while a collection runs, bumped at its start and at its end: a mark taken before a
+    /// write tells, after the claim, whether a collection may have removed what was written.
+    collections: AtomicU64,
+    /// One collection at a time, or the odd/even rule of `collections` would not hold.
+    collecting: Mutex<()>,
+}
+
+/// A collection in progress (see [`ObjectStore::begin_collection`]); ends when dropped.
+pub struct Collection<'a> {
+    store: &'a ObjectStore,
+    _one_at_a_time: MutexGuard<'a, ()>,
+}
+
+impl Drop for Collection<'_> {
+    fn drop(&mut self) {
+        self.store.collections.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl ObjectStore {
@@ -55,11 +80,57 @@ impl ObjectStore {
             }
         }
         let root_dir = File::open(&root).map_err(err("opening", &root))?;
-        Ok(ObjectStore { root, tmp, root_dir })
+        Ok(ObjectStore { root, tmp, root_dir, collections: AtomicU64::new(0), collecting: Mutex::new(()) })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// A fan-out folder: `objects/<2 hex>`.
+    pub fn fan_out_dir(&self, prefix: u8) -> PathBuf {
+        self.root.join(format!("{prefix:02x}"))
+    }
+
+    /// The id an object file's name gives, when it is an object's name: 32 lowercase hex digits
+    /// plus `.mid`, in the fan-out folder of its first byte. Anything else is not ours to judge.
+    pub fn id_of_name(prefix: u8, name: &std::ffi::OsStr) -> Option<ContentId> {
+        let hex = name.to_str()?.strip_suffix(".mid")?;
+        let id = from_hex(hex)?;
+        // from_hex also takes upper case; only the spelling `path_of` writes is an object.
+        (id[0] == prefix && to_hex(&id) == hex).then_some(id)
+    }
+
+    /// Taken by a shard before it writes an object; see [`ObjectStore::ensure`].
+    pub fn mark(&self) -> u64 {
+        self.collections.load(Ordering::SeqCst)
+    }
+
+    /// Whether a collection ran (or runs) at any time after `mark` was taken.
+    pub fn collected_since(&self, mark: u64) -> bool {
+        mark % 2 == 1 || self.mark() != mark
+    }
+
+    /// Starts a collection: waits for one already running, then marks the store as collecting
+    /// until the returned value is dropped.
+    pub fn begin_collection(&self) -> Collection<'_> {
+        let guard = self.collecting.lock();
+        self.collections.fetch_add(1, Ordering::SeqCst);
+        Collection { store: self, _one_at_a_time: guard }
+    }
+
+    /// Called by a shard right after it won the claim on `id`, with the mark it took before it
+    /// wrote the object. A collection removes only objects whose id nobody has claimed, so the one
+    /// window in which it can take a shard's object is between the write (which keeps an old
+    /// stray object already under that name, EEXIST being success) and the claim. When a
+    /// collection ran since `mark`, the object is checked and written again if it went. Returns
+    /// whether it wrote. Costs two atomic loads when no collection ran.
+    pub fn ensure(&self, id: &ContentId, bytes: &[u8], mark: u64, shard: usize, seq: u64) -> io::Result<bool> {
+        if !self.collected_since(mark) || self.path_of(id).try_exists()? {
+            return Ok(false);
+        }
+        self.write_sync(id, bytes, shard, seq)?;
+        Ok(true)
     }
 
     pub fn path_of(&self, id: &ContentId) -> PathBuf {
@@ -156,6 +227,51 @@ mod tests {
         drop(store);
         let _store = ObjectStore::open(dir.path()).unwrap();
         assert!(!t.exists(), "stale temp files are removed at open");
+    }
+
+    #[test]
+    fn collection_marks_tell_whether_a_collection_overlapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let before = store.mark();
+        assert!(!store.collected_since(before));
+        let collection = store.begin_collection();
+        assert!(store.collected_since(before), "a collection started after the mark");
+        let during = store.mark();
+        assert!(store.collected_since(during), "taken while one runs");
+        drop(collection);
+        assert!(store.collected_since(during), "it ended after the mark, but it ran");
+        assert!(!store.collected_since(store.mark()));
+    }
+
+    #[test]
+    fn ensure_rewrites_an_object_a_collection_took() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let bytes = b"MThd object";
+        let id = crate::dedupe::content_id(bytes);
+        let mark = store.mark();
+        store.write_sync(&id, bytes, 0, 1).unwrap();
+        assert!(!store.ensure(&id, bytes, mark, 0, 2).unwrap(), "no collection: nothing to check");
+        {
+            let _c = store.begin_collection();
+            fs::remove_file(store.path_of(&id)).unwrap();
+        }
+        assert!(store.ensure(&id, bytes, mark, 0, 3).unwrap());
+        assert_eq!(fs::read_to_string(store.path_of(&id)).unwrap(), "MThd object");
+        assert!(!store.ensure(&id, bytes, mark, 0, 4).unwrap(), "present: left alone");
+    }
+
+    #[test]
+    fn only_canonical_object_names_have_an_id() {
+        use std::ffi::OsStr;
+        let id = [0xabu8; 16];
+        let name = format!("{}.mid", to_hex(&id));
+        assert_eq!(ObjectStore::id_of_name(0xab, OsStr::new(&name)), Some(id));
+        assert_eq!(ObjectStore::id_of_name(0xac, OsStr::new(&name)), None, "wrong fan-out folder");
+        assert_eq!(ObjectStore::id_of_name(0xab, OsStr::new(&name.to_uppercase())), None);
+        assert_eq!(ObjectStore::id_of_name(0xab, OsStr::new(&to_hex(&id))), None, "no .mid");
+        assert_eq!(ObjectStore::id_of_name(0xab, OsStr::new("ab.mid")), None);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use crate::analysis;
 use crate::buf::{AlignedBuf, BufPool};
 use crate::catalog::writer::repeat_reject_detail;
 use crate::catalog::{Batch, Described, PartOf, Row, Source, WriterMsg};
-use crate::dedupe::{content_id, ContentId, DedupeIndex, Known};
+use crate::dedupe::{content_id, to_hex, ContentId, DedupeIndex, Known};
 use crate::job::{Counters, Job};
 use crate::library;
 use crate::midi::{self, MidiLimits};
@@ -201,18 +201,15 @@ type Pending<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
 /// A finished I/O step of one file.
 enum Done {
     /// `on_disk`: an archive too large to read into memory (its size); `buf` holds its head.
-    Read {
-        unit: Unit,
-        buf: Option<AlignedBuf>,
-        res: Result<(), (Reason, String)>,
-        on_disk: Option<u64>,
-    },
+    Read { unit: Unit, buf: Option<AlignedBuf>, res: Result<(), (Reason, String)>, on_disk: Option<u64> },
     Wrote {
         unit: Unit,
         id: ContentId,
         file: Box<Described>,
         buf: AlignedBuf,
         res: io::Result<()>,
+        /// The object store's collection mark from before the write (`ObjectStore::ensure`).
+        mark: u64,
     },
 }
 
@@ -399,22 +396,30 @@ impl Shard {
                     }
                 }
             }
-            Done::Wrote { unit, id, file, buf, res } => {
+            Done::Wrote { unit, id, file, buf, res, mark } => {
                 let size = buf.len() as u64;
-                self.pool.give(buf);
                 let raw_name = raw_file_name(&unit.path);
                 let tags = file.analysis.as_ref().map(|a| a.tags.clone());
                 let source = new_source(unit.job, unit.provenance, unit.name, raw_name, tags);
+                let res = res.map_err(|e| format!("writing object {}: {e}", shared.objects.path_of(&id).display()));
                 match res {
                     Ok(()) => match shared.index.claim(id) {
-                        None => self.rows.push(Row::File { id, size, file, source }),
+                        None => match self.keep_object(&id, buf.as_slice(), mark, shared) {
+                            Ok(()) => self.rows.push(Row::File { id, size, file, source }),
+                            Err(detail) => self.rows.push(Row::Reject {
+                                job: source.job,
+                                path: source.path,
+                                reason: Reason::Io,
+                                detail,
+                            }),
+                        },
                         Some(_) => self.rows.push(Row::Duplicate { id, source }),
                     },
-                    Err(e) => {
-                        let detail = format!("writing object {}: {e}", shared.objects.path_of(&id).display());
+                    Err(detail) => {
                         self.rows.push(Row::Reject { job: source.job, path: source.path, reason: Reason::Io, detail });
                     }
                 }
+                self.pool.give(buf);
                 None
             }
         }
@@ -446,7 +451,8 @@ impl Shard {
                 self.seq += 1;
                 let tmp = shared.objects.temp_path(&id, self.index, self.seq);
                 let dest = shared.objects.path_of(&id);
-                Some(Box::pin(write_object(unit, id, file, buf, tmp, dest)))
+                let mark = shared.objects.mark();
+                Some(Box::pin(write_object(unit, id, file, buf, tmp, dest, mark)))
             }
         }
     }
@@ -506,9 +512,16 @@ impl Shard {
                 Verdict::New(id, file) => {
                     self.seq += 1;
                     let source = source(file.analysis.as_ref().map(|a| a.tags.clone()));
+                    let mark = shared.objects.mark();
                     match shared.objects.write_sync(&id, &part.bytes, self.index, self.seq) {
                         Ok(()) => match shared.index.claim(id) {
-                            None => self.rows.push(Row::File { id, size: part.bytes.len() as u64, file, source }),
+                            None => match self.keep_object(&id, &part.bytes, mark, shared) {
+                                Ok(()) => {
+                                    let size = part.bytes.len() as u64;
+                                    self.rows.push(Row::File { id, size, file, source })
+                                }
+                                Err(e) => tracing::warn!(part = %path, "{e}"),
+                            },
                             Some(_) => self.rows.push(Row::Duplicate { id, source }),
                         },
                         Err(e) => {
@@ -659,9 +672,18 @@ impl Shard {
                 self.seq += 1;
                 let tags = file.analysis.as_ref().map(|a| a.tags.clone());
                 let source = new_source(job, path, name, raw_name, tags);
+                let mark = shared.objects.mark();
                 match shared.objects.write_sync(&id, bytes, self.index, self.seq) {
                     Ok(()) => match shared.index.claim(id) {
-                        None => self.rows.push(Row::File { id, size: bytes.len() as u64, file, source }),
+                        None => match self.keep_object(&id, bytes, mark, shared) {
+                            Ok(()) => self.rows.push(Row::File { id, size: bytes.len() as u64, file, source }),
+                            Err(detail) => self.rows.push(Row::Reject {
+                                job: source.job,
+                                path: source.path,
+                                reason: Reason::Io,
+                                detail,
+                            }),
+                        },
                         Some(_) => self.rows.push(Row::Duplicate { id, source }),
                     },
                     Err(e) => {
@@ -672,6 +694,26 @@ impl Shard {
             }
         }
         self.flush_if_full();
+    }
+
+    /// Right after winning the claim on a new content: a gc may have removed its object between
+    /// the write and the claim (`ObjectStore::ensure`, `hygiene/gc.rs`); it is written again then.
+    /// Should that fail, the claim is released and the file becomes a reject. (A duplicate that
+    /// saw the claim meanwhile then waits, parked, like one whose first copy's batch failed; this
+    /// takes a gc, an old stray object of the same content and a failing disk at one moment.)
+    fn keep_object(&mut self, id: &ContentId, bytes: &[u8], mark: u64, shared: &Shared) -> Result<(), String> {
+        self.seq += 1;
+        match shared.objects.ensure(id, bytes, mark, self.index, self.seq) {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                tracing::debug!(shard = self.index, "object {} written again after a gc", to_hex(id));
+                Ok(())
+            }
+            Err(e) => {
+                shared.index.release(id);
+                Err(format!("writing object {} again after a gc: {e}", shared.objects.path_of(id).display()))
+            }
+        }
     }
 
     /// A reject found by the archive walk (the archive itself or one of its entries).
@@ -839,6 +881,7 @@ async fn write_object(
     buf: AlignedBuf,
     tmp: PathBuf,
     dest: PathBuf,
+    mark: u64,
 ) -> Done {
     let (buf, res) = match dest.parent() {
         Some(dir) => match write_unnamed_and_link(buf, dir, &dest).await {
@@ -847,7 +890,7 @@ async fn write_object(
         },
         None => (buf, Err(io::Error::from(io::ErrorKind::InvalidInput))),
     };
-    Done::Wrote { unit, id, file, buf, res }
+    Done::Wrote { unit, id, file, buf, res, mark }
 }
 
 /// O_TMPFILE: an unnamed inode in the object's own fan-out directory, linked into place once

@@ -4,6 +4,7 @@
 mod analysis;
 mod archives;
 mod harness;
+mod hygiene;
 mod import;
 mod library;
 mod lifecycle;

@@ -17,6 +17,7 @@ use crate::cli::{CliError, Command};
 
 mod cancel;
 mod dupes;
+mod gc;
 mod import;
 mod jobs;
 mod rejects;
@@ -25,6 +26,7 @@ mod search;
 mod show;
 mod shutdown;
 mod status;
+mod verify;
 
 /// How often `--wait` and `--watch` ask for progress: fast enough for a live panel, slow enough
 /// that polling costs the daemon nothing measurable.
@@ -42,6 +44,8 @@ pub fn dispatch(command: &Command, ctx: &mut Ctx) -> Result<()> {
         Command::Dupes(args) => dupes::run(ctx, args),
         Command::Rename(args) => rename::run(ctx, args),
         Command::Shutdown(_) => shutdown::run(ctx),
+        Command::Gc(args) => gc::run(ctx, args),
+        Command::Verify(_) => verify::run(ctx),
     }
 }
 
@@ -357,6 +361,33 @@ mod tests {
     fn daemon_error_exits_1() {
         let socket = fake_daemon(|_, _| Response::Error { kind: ErrorKind::NotFound, message: "no file abc".into() });
         assert_eq!(run_against(&socket, &["show", "abc", "--json"]), EXIT_FAILURE);
+    }
+
+    #[test]
+    fn verify_exits_1_on_problems_and_0_when_intact() {
+        use midictl::protocol::{MissingObject, VerifyReport};
+        let bad = fake_daemon(|_, _| {
+            let missing = vec![MissingObject { hash: "ab".into(), path: "/d/objects/ab/ab.mid".into() }];
+            Response::Verify { report: VerifyReport { missing, problems: 1, ..VerifyReport::default() } }
+        });
+        assert_eq!(run_against(&bad, &["verify", "--json"]), EXIT_FAILURE);
+        let good = fake_daemon(|_, _| Response::Verify { report: VerifyReport::default() });
+        assert_eq!(run_against(&good, &["verify"]), EXIT_OK);
+    }
+
+    #[test]
+    fn gc_sends_dry_run_and_exits_1_only_on_errors() {
+        use midictl::protocol::GcReport;
+        let dry = fake_daemon(|req, _| match req {
+            Request::Gc { dry_run: true } => Response::Gc { report: GcReport { dry_run: true, ..GcReport::default() } },
+            other => panic!("unexpected {other:?}"),
+        });
+        assert_eq!(run_against(&dry, &["gc", "--dry-run", "--json"]), EXIT_OK);
+        let failing = fake_daemon(|_, _| {
+            let errors = vec!["removing /d/objects/ab/ab.mid: permission denied".to_string()];
+            Response::Gc { report: GcReport { errors, ..GcReport::default() } }
+        });
+        assert_eq!(run_against(&failing, &["gc"]), EXIT_FAILURE);
     }
 
     #[test]

@@ -128,6 +128,27 @@ pub fn has_file(conn: &Connection, id: &ContentId) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM files WHERE hash = ?1")?.exists(params![&id[..]])
 }
 
+/// The ids of every `files` row whose first byte is `prefix`: one fan-out folder's worth, so
+/// `hygiene` holds 1/256 of the catalog's ids at a time. A range on the unique index: a blob
+/// compares bytewise, and a 16-byte id is below the 17-byte blob of 0xff, the bound after `ff`.
+pub fn file_ids_with_prefix(conn: &Connection, prefix: u8) -> rusqlite::Result<Vec<ContentId>> {
+    let low = [prefix];
+    let high: Vec<u8> = match prefix.checked_add(1) {
+        Some(next) => vec![next],
+        None => vec![0xff; 17],
+    };
+    let mut stmt = conn.prepare_cached("SELECT hash FROM files WHERE hash >= ?1 AND hash < ?2")?;
+    let rows = stmt.query_map(params![&low[..], &high[..]], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut ids = Vec::new();
+    for blob in rows {
+        // A hash that is not 16 bytes names no object; nothing to keep or check for it.
+        if let Ok(id) = <ContentId>::try_from(blob?.as_slice()) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
 pub fn insert_file(
     conn: &Connection,
     id: &ContentId,
@@ -376,6 +397,32 @@ pub fn optional<T>(r: rusqlite::Result<T>) -> rusqlite::Result<Option<T>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_ids_with_prefix_takes_one_fan_out_folder_edges_included() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = open_writer(&dir.path().join("catalog.db")).expect("open");
+        let ids: Vec<ContentId> = [[0x00u8; 16], [0x01; 16], [0xfe; 16], [0xff; 16], {
+            let mut id = [0xff; 16];
+            id[1] = 0;
+            id
+        }]
+        .to_vec();
+        for id in &ids {
+            conn.execute(
+                "INSERT INTO files (hash, size, format, tracks, channels, notes, drum_notes, events, duration_ticks,
+                   duration_s, repairs, job) VALUES (?1, 10, 0, 1, 1, 3, 0, 5, 96, 0.5, '', 1)",
+                params![&id[..]],
+            )
+            .expect("row");
+        }
+        let mut ff = file_ids_with_prefix(&conn, 0xff).expect("ff");
+        ff.sort();
+        assert_eq!(ff, vec![ids[4], ids[3]]);
+        assert_eq!(file_ids_with_prefix(&conn, 0x00).expect("00"), vec![ids[0]]);
+        assert_eq!(file_ids_with_prefix(&conn, 0xfe).expect("fe"), vec![ids[2]]);
+        assert!(file_ids_with_prefix(&conn, 0x80).expect("80").is_empty());
+    }
 
     /// A catalog written by the previous version (before the analysis columns) opens, migrates,
     /// and its rows read back with the analysis absent rather than failing.

@@ -181,6 +181,8 @@ impl Server {
             Request::Dupes { tier, limit } => commands::dupes::handle(engine, tier, limit),
             Request::Rename { template, limit } => commands::rename::handle(engine, &template, limit),
             Request::Shutdown => commands::shutdown::handle(&self.shutdown),
+            Request::Gc { dry_run } => commands::gc::handle(engine, dry_run),
+            Request::Verify => commands::verify::handle(engine),
         }
     }
 }
@@ -203,7 +205,7 @@ pub(crate) fn engine_error(e: crate::engine::EngineError) -> Response {
     use crate::engine::EngineError as E;
     let kind = match &e {
         E::NoSuchJob(_) => ErrorKind::NotFound,
-        E::ShuttingDown => ErrorKind::ShuttingDown,
+        E::ShuttingDown | E::Hygiene(crate::hygiene::HygieneError::Stopped) => ErrorKind::ShuttingDown,
         E::Path { .. } => ErrorKind::BadRequest,
         _ => ErrorKind::Failed,
     };

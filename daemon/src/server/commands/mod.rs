@@ -2,6 +2,7 @@
 
 pub mod cancel;
 pub mod dupes;
+pub mod gc;
 pub mod import;
 pub mod jobs;
 pub mod rejects;
@@ -10,3 +11,4 @@ pub mod search;
 pub mod show;
 pub mod shutdown;
 pub mod status;
+pub mod verify;

@@ -1,0 +1,90 @@
+//! Object store hygiene: `gc` removes objects no catalog row names, and stale temp files;
+//! `verify` re-hashes every object against its name and looks for catalogued objects that are gone.
+//!
+//! Why it exists: the store is written before the catalog (no row without a durable object), so a
+//! crash, a failed batch or a cancelled job can leave objects no row names, and nothing else would
+//! ever remove them; and an object is only as good as the disk under it, which a re-hash checks.
+//!
+//! Both walk the store one fan-out folder at a time beside that folder's slice of the catalog's
+//! ids (`sqlite::file_ids_with_prefix`), so they hold 1/256 of the ids at once whatever the size
+//! of the catalog, and both read it through their own read-only connection: they never hold the
+//! catalog writer (imports keep committing) nor the engine's query connection (`status` and
+//! `search` keep answering). Only files with an object's exact name are judged; anything else
+//! under `objects/` is counted as ignored and never touched.
+
+pub mod gc;
+pub mod verify;
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use crate::catalog::{sqlite, CatalogError};
+use crate::dedupe::ContentId;
+use crate::objects::ObjectStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HygieneError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("{op} catalog {path}: {source}")]
+    Query { op: &'static str, path: PathBuf, source: rusqlite::Error },
+    /// The daemon began to shut down; the walk stopped between two fan-out folders.
+    #[error("stopped: the daemon is shutting down")]
+    Stopped,
+}
+
+/// The objects of one fan-out folder, and what else was found there.
+pub(crate) struct Listing {
+    /// Regular files with an object's name, sorted by id (stable reports).
+    pub objects: Vec<(ContentId, PathBuf)>,
+    /// Entries that are not objects: other names, folders, links.
+    pub ignored: u64,
+    /// Entries that could not be read from the folder.
+    pub errors: Vec<(PathBuf, io::Error)>,
+}
+
+/// Lists `objects/<prefix>`. A missing folder is an empty one (`ObjectStore::open` creates them
+/// all; one deleted by hand holds nothing). Types come from the directory entries, so listing
+/// costs no `stat` per object.
+pub(crate) fn list_objects(store: &ObjectStore, prefix: u8) -> Result<Listing, (PathBuf, io::Error)> {
+    let dir = store.fan_out_dir(prefix);
+    let mut listing = Listing { objects: Vec::new(), ignored: 0, errors: Vec::new() };
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(listing),
+        Err(e) => return Err((dir, e)),
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                listing.errors.push((dir.clone(), e));
+                continue;
+            }
+        };
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        match ObjectStore::id_of_name(prefix, &entry.file_name()) {
+            Some(id) if is_file => listing.objects.push((id, entry.path())),
+            _ => listing.ignored += 1,
+        }
+    }
+    listing.objects.sort_unstable_by_key(|(id, _)| *id);
+    Ok(listing)
+}
+
+/// The ids the catalog holds in one fan-out folder, read in one statement (one snapshot).
+pub(crate) fn catalog_ids(conn: &Connection, catalog: &Path, prefix: u8) -> Result<HashSet<ContentId>, HygieneError> {
+    sqlite::file_ids_with_prefix(conn, prefix)
+        .map(|ids| ids.into_iter().collect())
+        .map_err(|source| HygieneError::Query { op: "listing ids in", path: catalog.to_path_buf(), source })
+}
+
+/// Appends to a report's list unless it holds `midictl::protocol::REPORT_LIST_MAX` entries already.
+pub(crate) fn push_capped<T>(list: &mut Vec<T>, item: T) {
+    if list.len() < midictl::protocol::REPORT_LIST_MAX {
+        list.push(item);
+    }
+}
