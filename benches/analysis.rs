@@ -55,7 +55,7 @@ fn main() {
         for f in &files {
             arena.reset();
             if let Some(s) = score::gather(f, &arena) {
-                std::hint::black_box((analysis::fingerprint(&s, &[]), analysis::shape(&s, &[])));
+                std::hint::black_box(analysis::fingerprints(&s, &[]));
             }
         }
         let fingerprints_us = (t.elapsed().as_secs_f64() - gather_s).max(0.0) / n as f64 * 1e6;

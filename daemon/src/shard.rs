@@ -565,7 +565,12 @@ impl Shard {
                     midi::Timing::Metrical { .. } => analysis::analyze(bytes, path, facts.duration_ticks, arena),
                     midi::Timing::Timecode { .. } => None,
                 };
-                let parts = if split { library::split::split(bytes) } else { Vec::new() };
+                // Only a file the analysis found two or more parts in can split; the others skip
+                // the split's own pass over the events.
+                let parts = match &analysis {
+                    Some(a) if split && a.parts.len() >= 2 => library::split::split(bytes),
+                    _ => Vec::new(),
+                };
                 (Described { facts, analysis }, parts)
             })
         }));

@@ -63,10 +63,10 @@ pub struct Analysis {
     pub density: f64,
     pub velocity_min: Option<u8>,
     pub velocity_max: Option<u8>,
-    /// Hex of a hash over the canonical notes (see [`fingerprint`]).
+    /// Hex of a hash over the canonical notes (see [`fingerprints`]).
     pub fingerprint: String,
     /// Hex of a hash over the notes up to transposition and a uniform change of tempo (see
-    /// [`shape`]).
+    /// [`fingerprints`]).
     pub shape: String,
     pub tags: Vec<String>,
 }
@@ -194,6 +194,7 @@ pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) 
     let (role, role_confidence) = parts::file_role(&parts);
     let chords = parts::chords(score, &parts);
     let stats = stats(score, end_tick);
+    let (fingerprint, shape) = fingerprints(score, &drum_keys);
 
     Analysis {
         bpm: tempo.bpm,
@@ -229,8 +230,8 @@ pub fn analyze_with(score: &Score, path: &str, end_tick: u64, key_profiles: u8) 
         density: stats.2,
         velocity_min: score.notes.iter().map(|n| n.vel).min(),
         velocity_max: score.notes.iter().map(|n| n.vel).max(),
-        fingerprint: fingerprint(score, &drum_keys),
-        shape: shape(score, &drum_keys),
+        fingerprint,
+        shape,
         tags: tags.tags,
     }
 }
@@ -260,57 +261,46 @@ fn stats(score: &Score, end_tick: u64) -> (f64, u32, f64) {
     ((mean * 100.0).round() / 100.0, max.max(0) as u32, (density * 100.0).round() / 100.0)
 }
 
-/// A hash of the canonical note content: onsets and lengths in 1/48 beat, pitches, and the
-/// drum flag (`drum_parts` sorted), sorted; track layout, names, text, tempo values and velocities do not enter, so
+/// The two musical fingerprints, from one sorted pass over the notes (hex each).
+///
+/// `fingerprint` (duplicate tier 1): onsets and lengths in 1/48 beat, pitches and the drum flag
+/// (`drum_parts` sorted); track layout, names, text, tempo values and velocities do not enter, so
 /// the same music in different packaging (format 0 or 1, another PPQ, renamed) hashes the same.
-pub fn fingerprint(score: &Score, drum_parts: &[(u16, u8)]) -> String {
+///
+/// `shape` (tier 3): the same notes as a variant keeps them: pitched notes relative to the lowest
+/// pitched note (a transposed copy matches), drum notes by their key (a kit piece is not
+/// transposed); onsets from the first onset and lengths divided by their common divisor (a copy
+/// at half or double speed, or with leading silence, matches).
+pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, String) {
     let ppq = u64::from(score.ppq.max(1));
     let q = |t: u64| (t * 48 + ppq / 2) / ppq;
-    let mut canon: Vec<(u64, u8, bool, u64)> = score
+    // (onset, drum, pitch, length): within one onset and drum flag, shifting the pitched notes
+    // keeps the order, so one sort serves both hashes.
+    let mut canon: Vec<(u64, bool, u8, u64)> = score
         .notes
         .iter()
-        .map(|n| (q(n.on), n.pitch, drum_parts.binary_search(&(n.track, n.ch)).is_ok(), q(n.ticks()).max(1)))
+        .map(|n| (q(n.on), drum_parts.binary_search(&(n.track, n.ch)).is_ok(), n.pitch, q(n.ticks()).max(1)))
         .collect();
     canon.sort_unstable();
-    let mut bytes = Vec::with_capacity(canon.len() * 12);
-    for (on, pitch, drum, len) in canon {
+    let mut bytes = Vec::with_capacity(canon.len() * 10);
+    for &(on, drum, pitch, len) in &canon {
         bytes.extend_from_slice(&(on as u32).to_le_bytes());
         bytes.push(pitch);
         bytes.push(u8::from(drum));
         bytes.extend_from_slice(&(len as u32).to_le_bytes());
     }
-    crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes))
-}
-
-/// A hash of the notes as a variant would keep them (duplicate tier 3): pitched notes relative to
-/// the lowest pitched note (a transposed copy matches), drum notes by their key (a kit piece is
-/// not transposed); onsets from the first onset and lengths, in 1/48 beat, divided by their
-/// common divisor (a copy written at half or double speed, or with leading silence, matches).
-/// Velocity, layout and names do not enter, as for [`fingerprint`].
-pub fn shape(score: &Score, drum_parts: &[(u16, u8)]) -> String {
-    let ppq = u64::from(score.ppq.max(1));
-    let q = |t: u64| (t * 48 + ppq / 2) / ppq;
-    let is_drum = |n: &score::Note| drum_parts.binary_search(&(n.track, n.ch)).is_ok();
-    let low = score.notes.iter().filter(|n| !is_drum(n)).map(|n| n.pitch).min().unwrap_or(0);
-    let first = score.notes.iter().map(|n| q(n.on)).min().unwrap_or(0);
-    let mut canon: Vec<(u64, u8, bool, u64)> = score
-        .notes
-        .iter()
-        .map(|n| {
-            let drum = is_drum(n);
-            (q(n.on) - first, if drum { n.pitch } else { n.pitch - low }, drum, q(n.ticks()).max(1))
-        })
-        .collect();
-    let g = canon.iter().fold(0u64, |g, n| gcd(gcd(g, n.0), n.3)).max(1);
-    canon.sort_unstable();
-    let mut bytes = Vec::with_capacity(canon.len() * 12);
-    for (on, pitch, drum, len) in canon {
-        bytes.extend_from_slice(&((on / g) as u32).to_le_bytes());
-        bytes.push(pitch);
+    let fingerprint = crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes));
+    let low = canon.iter().filter(|n| !n.1).map(|n| n.2).min().unwrap_or(0);
+    let first = canon.first().map_or(0, |n| n.0);
+    let g = canon.iter().fold(0u64, |g, n| gcd(gcd(g, n.0 - first), n.3)).max(1);
+    bytes.clear();
+    for &(on, drum, pitch, len) in &canon {
+        bytes.extend_from_slice(&(((on - first) / g) as u32).to_le_bytes());
+        bytes.push(if drum { pitch } else { pitch - low });
         bytes.push(u8::from(drum));
         bytes.extend_from_slice(&((len / g) as u32).to_le_bytes());
     }
-    crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes))
+    (fingerprint, crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes)))
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
