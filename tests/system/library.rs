@@ -65,6 +65,11 @@ fn dupes_finds_every_planted_group_and_no_false_one() {
     let (all, hidden) = (all.as_array().map_or(0, Vec::len), hidden.as_array().map_or(0, Vec::len));
     // Per set: the re-packaged lead, and the loop's two parts inside the songs.
     assert_eq!(all - hidden, 3 * 4, "all {all}, without duplicates {hidden}");
+    // Parts' objects are the catalog's like any other: gc keeps them, verify finds them whole.
+    let gc = dir.ctl_json(&["gc", "--json"]);
+    assert_eq!(gc["removed"], 0, "{gc:#}");
+    let verify = dir.ctl(&["verify", "--json"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
     let refused = dir.ctl(&["search", "key:Am"]);
     assert_eq!(refused.status.code(), Some(1), "unsupported terms are refused, not ignored");
 }
