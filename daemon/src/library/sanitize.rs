@@ -45,10 +45,11 @@ fn is_safe(c: char) -> bool {
 
 /// The clean name of a MIDI file's name (rules in the module doc).
 pub fn clean_name(name: &str) -> String {
-    let name: String = name.nfc().collect();
+    // ASCII is already NFC: most names skip the normaliser's allocation and tables.
+    let name: std::borrow::Cow<str> = if name.is_ascii() { name.into() } else { name.nfc().collect::<String>().into() };
     let stem = match name.rsplit_once('.') {
         Some((stem, ext)) if EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext.trim())) => stem,
-        _ => name.as_str(),
+        _ => &*name,
     };
     clean_stem_with_ext(stem, "mid")
 }
