@@ -66,8 +66,8 @@ pub struct Analysis {
     /// Hex of a hash over the canonical notes (see [`fingerprints`]).
     pub fingerprint: String,
     /// Hex of a hash over the notes up to transposition and a uniform change of tempo (see
-    /// [`fingerprints`]).
-    pub shape: String,
+    /// [`fingerprints`]); None for files too small for that to mean anything.
+    pub shape: Option<String>,
     pub tags: Vec<String>,
 }
 
@@ -261,6 +261,11 @@ fn stats(score: &Score, end_tick: u64) -> (f64, u32, f64) {
     ((mean * 100.0).round() / 100.0, max.max(0) as u32, (density * 100.0).round() / 100.0)
 }
 
+/// Fewest notes and distinct onsets for a shape (tier 3): below them a transposition-free,
+/// speed-free summary groups unrelated files (every single note, every lone chord).
+const MIN_SHAPE_NOTES: usize = 6;
+const MIN_SHAPE_ONSETS: usize = 4;
+
 /// The two musical fingerprints, from one sorted pass over the notes (hex each).
 ///
 /// `fingerprint` (duplicate tier 1): onsets and lengths in 1/48 beat, pitches and the drum flag
@@ -271,7 +276,7 @@ fn stats(score: &Score, end_tick: u64) -> (f64, u32, f64) {
 /// pitched note (a transposed copy matches), drum notes by their key (a kit piece is not
 /// transposed); onsets from the first onset and lengths divided by their common divisor (a copy
 /// at half or double speed, or with leading silence, matches).
-pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, String) {
+pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, Option<String>) {
     let ppq = u64::from(score.ppq.max(1));
     let q = |t: u64| (t * 48 + ppq / 2) / ppq;
     // (onset, drum, pitch, length): within one onset and drum flag, shifting the pitched notes
@@ -290,6 +295,11 @@ pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, String)
         bytes.extend_from_slice(&(len as u32).to_le_bytes());
     }
     let fingerprint = crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes));
+    // One note, or one chord, is the same shape as every other: no shape below a few onsets.
+    let onsets = canon.windows(2).filter(|w| w[0].0 != w[1].0).count() + 1;
+    if canon.len() < MIN_SHAPE_NOTES || onsets < MIN_SHAPE_ONSETS {
+        return (fingerprint, None);
+    }
     let low = canon.iter().filter(|n| !n.1).map(|n| n.2).min().unwrap_or(0);
     let first = canon.first().map_or(0, |n| n.0);
     let g = canon.iter().fold(0u64, |g, n| gcd(gcd(g, n.0 - first), n.3)).max(1);
@@ -300,7 +310,7 @@ pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, String)
         bytes.push(u8::from(drum));
         bytes.extend_from_slice(&((len / g) as u32).to_le_bytes());
     }
-    (fingerprint, crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes)))
+    (fingerprint, Some(crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes))))
 }
 
 fn gcd(a: u64, b: u64) -> u64 {

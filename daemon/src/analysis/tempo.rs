@@ -129,7 +129,11 @@ pub fn analyze(score: &Score, name_bpm: Option<f64>, genre_floor: Option<f64>) -
 
 /// Whether nine in ten onsets sit on the sixteenth-note grid of the file's PPQ.
 fn on_own_grid(score: &Score) -> bool {
-    let step = u64::from(score.ppq / 4).max(1);
+    let step = u64::from(score.ppq / 4);
+    // Below PPQ 16 a sixteenth is under 4 ticks and every onset would look on the grid.
+    if step < 4 {
+        return false;
+    }
     let tolerance = (step / 12).max(1);
     let on = score
         .notes
@@ -139,7 +143,7 @@ fn on_own_grid(score: &Score) -> bool {
             r <= tolerance || step - r <= tolerance
         })
         .count();
-    score.ppq >= 4 && !score.notes.is_empty() && on * 10 >= score.notes.len() * 9
+    !score.notes.is_empty() && on * 10 >= score.notes.len() * 9
 }
 
 thread_local! {

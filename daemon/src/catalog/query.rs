@@ -12,6 +12,9 @@ use crate::dedupe::{from_hex, to_hex};
 /// (hash, parent, key, bpm) of a duplicate group's member.
 type MemberRow = (Vec<u8>, Option<Vec<u8>>, Option<String>, Option<f64>);
 
+/// Sources listed per member of a duplicate group.
+const MAX_SOURCES_LISTED: usize = 20;
+
 /// Members listed per duplicate group (the count says how many there are).
 const MAX_GROUP_LISTED: usize = 50;
 
@@ -40,11 +43,13 @@ impl Reader {
     }
 
     /// Every catalogued file in import order (the query language comes with a later issue);
-    /// with `hide_dupes`, only the first imported file of each tier-1 group (same notes).
+    /// with `hide_dupes`, one file per group of the same notes: the first whole file imported,
+    /// else the first part (a loose loop is shown rather than its copy inside a song).
     pub fn search(&self, limit: u64, hide_dupes: bool) -> Result<Vec<FileInfo>, CatalogError> {
         let filter = if hide_dupes {
             "WHERE fingerprint IS NULL OR notes = 0
-               OR id = (SELECT MIN(f2.id) FROM files f2 WHERE f2.fingerprint = files.fingerprint AND f2.notes > 0)"
+               OR id = (SELECT f2.id FROM files f2 WHERE f2.fingerprint = files.fingerprint AND f2.notes > 0
+                        ORDER BY f2.parent IS NOT NULL, f2.id LIMIT 1)"
         } else {
             ""
         };
@@ -132,7 +137,9 @@ impl Reader {
                             stmt.query_row(params![m.1], |r| r.get(0)).optional().map_err(&err)?.flatten();
                         of_parents.insert(v);
                     }
-                    if of_parents.len() == 1 {
+                    // Explained only when every parent is catalogued and they share one value; a
+                    // missing parent (its batch failed) proves nothing.
+                    if of_parents.len() == 1 && !of_parents.contains(&None) {
                         continue;
                     }
                 }
@@ -151,7 +158,10 @@ impl Reader {
                 files.push(member);
             }
             for m in &mut files {
+                // A content found in thousands of places would outgrow a reply frame; `show`
+                // lists them all.
                 m.sources = self.sources_of(&m.hash)?;
+                m.sources.truncate(MAX_SOURCES_LISTED);
             }
             groups.push(DupeGroup { tier, key: hex(&key), count, files });
         }

@@ -241,7 +241,7 @@ pub fn insert_file(
             a.and_then(|a| a.velocity_min),
             a.and_then(|a| a.velocity_max),
             a.and_then(|a| hash_of(&a.fingerprint)),
-            a.and_then(|a| hash_of(&a.shape)),
+            a.and_then(|a| a.shape.as_deref().and_then(hash_of)),
         ])?;
     if n == 1 {
         if let Some(p) = part_of {

@@ -16,7 +16,8 @@
 //!    separators are trimmed from both ends of the stem (no hidden dot-files, no leading `-`
 //!    that reads as a command-line flag, no trailing dots or spaces, which Windows drops).
 //! 6. Reserved device names of Windows (`CON`, `PRN`, `AUX`, `NUL`, `COM1`-`COM9`,
-//!    `LPT1`-`LPT9`, any case, before the first dot) get a `_` after the device name.
+//!    `LPT1`-`LPT9`, with superscript digits too, any case, before the first dot) get a `_`
+//!    after the device name, in place of the dot that follows it (`aux.v2.mid` -> `aux_v2.mid`).
 //! 7. At most 255 UTF-16 code units in all (exFAT's limit), cutting the stem at a character
 //!    boundary and keeping the extension.
 //! 8. Never empty: a stem with nothing left becomes `untitled`.
@@ -31,8 +32,34 @@ pub const MAX_UTF16: usize = 255;
 const EXTENSIONS: &[&str] = &["mid", "midi", "smf", "kar", "rmi"];
 
 const RESERVED: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2",
-    "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    "com\u{b9}",
+    "com\u{b2}",
+    "com\u{b3}",
+    "lpt\u{b9}",
+    "lpt\u{b2}",
+    "lpt\u{b3}",
+    "com1",
+    "com2",
+    "com3",
+    "com4",
+    "com5",
+    "com6",
+    "com7",
+    "com8",
+    "com9",
+    "lpt1",
+    "lpt2",
+    "lpt3",
+    "lpt4",
+    "lpt5",
+    "lpt6",
+    "lpt7",
+    "lpt8",
+    "lpt9",
 ];
 
 fn is_separator(c: char) -> bool {
@@ -84,26 +111,43 @@ fn clean_stem(stem: &str, budget: usize) -> String {
         }
         out.push(c);
     }
-    // One unit is kept back for the `_` a reserved name gets.
-    let budget = budget.saturating_sub(1);
+    let mut stem = out.trim_end_matches(is_separator).to_string();
+    if stem.is_empty() {
+        stem = "untitled".to_string();
+    }
+    // Windows reserves the device name whatever follows its first dot (`aux.v2.mid` too). The
+    // `_` it gets is counted before the cut, so cleaning a clean name changes nothing.
+    let device = stem.split('.').next().unwrap_or_default().len();
+    let reserved = RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&stem[..device]));
+    let room = budget.saturating_sub(usize::from(reserved));
     let mut used = 0;
-    let mut cut = out.len();
-    for (i, c) in out.char_indices() {
-        if used + c.len_utf16() > budget {
+    let mut cut = stem.len();
+    for (i, c) in stem.char_indices() {
+        if used + c.len_utf16() > room {
             cut = i;
             break;
         }
         used += c.len_utf16();
     }
-    out.truncate(cut);
-    let mut stem = out.trim_end_matches(is_separator).to_string();
+    stem.truncate(cut);
+    // A cut inside the device name leaves no reserved name behind; a cut after it keeps it whole.
+    let kept = stem.trim_end_matches(is_separator).len();
+    stem.truncate(kept);
     if stem.is_empty() {
         stem = "untitled".to_string();
     }
-    // Windows reserves the device name whatever follows its first dot (`aux.v2.mid` too).
-    let device = stem.split('.').next().unwrap_or_default().len();
-    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&stem[..device])) {
-        stem.insert(device, '_');
+    if reserved && stem.len() >= device {
+        // `con` -> `con_`; `con.v2` -> `con_v2` (an `_` beside the dot would collapse with it
+        // the next time, rule 5).
+        if stem.len() > device {
+            stem.replace_range(device..device + 1, "_");
+        } else {
+            stem.push('_');
+        }
+    }
+    // Removing characters can bring a base and a combining mark together: compose them again.
+    if !stem.is_ascii() {
+        stem = stem.nfc().collect();
     }
     stem
 }
@@ -125,7 +169,8 @@ pub fn part_name(parent_name: &str, index: u16, label: &str) -> String {
             used > room
         })
         .map_or(stem.len(), |(i, _)| i);
-    let name = format!("{}{tail}", &stem[..cut]);
+    let stem = if cut == 0 { "part" } else { &stem[..cut] };
+    let name = format!("{stem}{tail}");
     // A label alone over the limit: the clean rules cut it (the `__nn_` pattern may then lose
     // its tail, never its validity).
     if name.encode_utf16().count() > MAX_UTF16 {
@@ -180,7 +225,7 @@ mod tests {
             ("name. . ..mid", "name.mid", "5: trailing dots and spaces"),
             ("CON.mid", "CON_.mid", "6: reserved name"),
             ("lpt9.MIDI", "lpt9_.mid", "6: reserved, any case"),
-            ("aux.v2.mid", "aux_.v2.mid", "6: reserved with a second extension"),
+            ("aux.v2.mid", "aux_v2.mid", "6: reserved with a second extension"),
             ("CONSOLE.mid", "CONSOLE.mid", "6: only whole names are reserved"),
             ("", "untitled.mid", "8: empty"),
             ("!!!.mid", "untitled.mid", "8: nothing safe left"),
@@ -216,6 +261,23 @@ mod tests {
         assert_eq!(part_name("a.mid", 12, "drums"), "a__12_drums.mid");
         let long = part_name(&"x".repeat(300), 3, "Lead Synth");
         assert!(long.ends_with("__03_Lead_Synth.mid") && long.encode_utf16().count() <= MAX_UTF16, "{long}");
+    }
+
+    /// Regression (review): cleaning a clean name changed it when a reserved name met the length
+    /// cut, or when a removed character had separated a base from its combining mark.
+    #[test]
+    fn cleaning_twice_changes_nothing_in_the_review_cases() {
+        let long_reserved = format!("con.{}.mid", "a".repeat(300));
+        for input in [long_reserved.as_str(), "\u{1100}!\u{1161}.mid", "\u{3b1}!\u{345}.mid", "COM\u{b9}.mid", "con"] {
+            let once = clean_name(input);
+            assert_eq!(clean_name(&once), once, "{input:?}");
+            assert!(once.encode_utf16().count() <= MAX_UTF16);
+        }
+        assert_eq!(clean_name("COM\u{b9}.mid"), "COM\u{b9}_.mid");
+        let folder = clean_folder(&format!("aux.{}", "b".repeat(300)));
+        assert_eq!(clean_folder(&folder), folder);
+        let part = part_name("\u{20000}.mid", 1, &"a".repeat(245));
+        assert!(!part.starts_with('_') && part.encode_utf16().count() <= MAX_UTF16, "{part}");
     }
 
     #[test]

@@ -15,7 +15,11 @@
 //! `tests/system/library.rs` checks it).
 //!
 //! Events are read with the same lenient iterator the analysis uses (a damaged track ends at the
-//! damage) and encoded by midly's writer, which gives every event an explicit status.
+//! damage) and encoded by midly's writer (running status where it applies, as the reader expects).
+//!
+//! Limits, so one file cannot turn into gigabytes: a file with more than [`MAX_PARTS`] parts is
+//! not split (a cut would lose notes), and neither is one whose parts would total more than
+//! [`MAX_GROWTH`] times its own size (a huge conductor map copied into every part).
 
 use midly::num::u28;
 use midly::{EventIter, Format, Header, MetaMessage, TrackEvent, TrackEventKind};
@@ -34,8 +38,10 @@ pub struct Part {
     pub bytes: Vec<u8>,
 }
 
-/// Parts are not made beyond this many per file (a format-1 file may hold 65,535 tracks).
+/// Files with more parts than this are not split (a format-1 file may hold 65,535 tracks).
 pub const MAX_PARTS: usize = 64;
+/// The parts of one file may total at most this many times its size (plus 64 KiB).
+pub const MAX_GROWTH: usize = 4;
 
 struct Track<'a> {
     events: Vec<(u64, TrackEvent<'a>)>,
@@ -126,15 +132,25 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
         }
         many => many.iter().map(|&t| (t, None)).collect(),
     };
+    if plan.len() > MAX_PARTS {
+        return Vec::new();
+    }
     let mut conductor: Vec<(u64, TrackEvent)> =
         tracks.iter().flat_map(|t| t.events.iter().filter(|(_, e)| is_conductor(&e.kind)).copied()).collect();
     // Stable: events at one tick keep their file order.
     conductor.sort_by_key(|(t, _)| *t);
     let conductor_end = conductor.last().map_or(0, |(t, _)| *t);
     let Some(conductor) = with_deltas(&conductor, conductor_end) else { return Vec::new() };
+    // Each conductor event takes at most 9 bytes written (delta, status, type, length, data of a
+    // tempo or signature): a bound on what copying it into every part costs.
+    let budget = bytes.len().saturating_mul(MAX_GROWTH).saturating_add(64 << 10);
+    if conductor.len().saturating_mul(9).saturating_mul(plan.len()) > budget {
+        return Vec::new();
+    }
+    let mut total = 0usize;
 
-    let mut parts = Vec::with_capacity(plan.len().min(MAX_PARTS));
-    for (n, (ti, channel)) in plan.into_iter().take(MAX_PARTS).enumerate() {
+    let mut parts = Vec::with_capacity(plan.len());
+    for (n, (ti, channel)) in plan.into_iter().enumerate() {
         let track = &tracks[ti];
         let own: Vec<(u64, TrackEvent)> = track
             .events
@@ -158,6 +174,10 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
         // byte (SMPTE divisions included, which midly's `Timing` cannot always express).
         if let Some(d) = out.get_mut(12..14) {
             d.copy_from_slice(&division);
+        }
+        total += out.len();
+        if total > budget {
+            return Vec::new();
         }
         parts.push(Part { index: n as u16 + 1, track: ti as u16, channel, label: track.label.clone(), bytes: out });
     }
@@ -301,6 +321,44 @@ mod tests {
         for p in &parts {
             assert_eq!(&p.bytes[12..14], &[0xE7, 0x28]);
         }
+    }
+
+    /// Regression (review): a huge conductor map copied into 64 parts made a 16 MB file into
+    /// 1 GB of parts.
+    #[test]
+    fn a_conductor_map_too_big_to_copy_into_every_part_stops_the_split() {
+        let key: &[u8] = &[0xff, 0x59, 2, 0, 0];
+        let conductor: Vec<(u32, &[u8])> = (0..20_000).map(|_| (0u32, key)).collect();
+        let note: &[(u32, &[u8])] = &[(0, &[0x90, 60, 100]), (96, &[0x80, 60, 0])];
+        let mut tracks: Vec<&[(u32, &[u8])]> = vec![&conductor];
+        tracks.extend(std::iter::repeat_n(note, 40));
+        let file = smf(1, 96, &tracks);
+        assert!(split(&file).is_empty());
+        // More parts than the cap: not split at all, rather than split with notes lost.
+        let many: Vec<&[(u32, &[u8])]> = std::iter::repeat_n(note, MAX_PARTS + 1).collect();
+        assert!(split(&smf(1, 96, &many)).is_empty());
+        let enough: Vec<&[(u32, &[u8])]> = std::iter::repeat_n(note, MAX_PARTS).collect();
+        assert_eq!(split(&smf(1, 96, &enough)).len(), MAX_PARTS);
+    }
+
+    /// Regression (review): every lone note and every lone chord had one shape, so tier 3
+    /// grouped unrelated single-hit and single-chord files.
+    #[test]
+    fn lone_notes_and_chords_have_no_shape() {
+        let shape_of = |bytes: &[u8]| {
+            let arena = Bump::new();
+            let s = score::gather(bytes, &arena).expect("gathers");
+            crate::analysis::fingerprints(&s, &[]).1
+        };
+        let c_major: &[(u32, &[u8])] =
+            &[(0, &[0x90, 60, 90]), (0, &[0x90, 64, 90]), (0, &[0x90, 67, 90]), (384, &[0x80, 60, 0])];
+        let d_note: &[(u32, &[u8])] = &[(0, &[0x90, 62, 90]), (96, &[0x80, 62, 0])];
+        assert_eq!(shape_of(&smf(0, 96, &[c_major])), None);
+        assert_eq!(shape_of(&smf(0, 96, &[d_note])), None);
+        let run: Vec<(u32, Vec<u8>)> =
+            (0..8u8).flat_map(|i| [(0u32, vec![0x90, 60 + i, 90]), (48, vec![0x80, 60 + i, 0])]).collect();
+        let run: Vec<(u32, &[u8])> = run.iter().map(|(d, e)| (*d, e.as_slice())).collect();
+        assert!(shape_of(&smf(0, 96, &[&run])).is_some(), "a line of eight notes has a shape");
     }
 
     /// The property on generated files of every kind: the parts' notes are the parent's.
