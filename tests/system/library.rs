@@ -101,3 +101,24 @@ fn rename_lists_template_names_and_refuses_unknown_fields() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown field {colour}"), "{bad:?}");
 }
+
+/// A loose file with the bytes of a song's part (an exported part imported back) is a whole
+/// file, whichever of the two the shards reach first.
+#[test]
+fn a_loose_copy_of_a_part_makes_its_content_a_whole_file() {
+    let mut dir = Dir::new();
+    let song = midid::gen::midi_bytes(4, 77);
+    let parts = midid::library::split::split(&song);
+    assert!(parts.len() >= 2, "a generated song has parts");
+    dir.write("in/Song.mid", &song);
+    dir.write("in/loose/Bass.mid", &parts[0].bytes);
+    dir.start();
+    let job = dir.ctl_json(&["import", path_str(&dir.path("in")), "--wait", "--json"]);
+    assert_eq!(job["state"], "done", "{job:#}");
+    let hash = midid::dedupe::to_hex(&midid::dedupe::content_id(&parts[0].bytes));
+    let shown = dir.ctl_json(&["show", &hash, "--json"]);
+    assert_eq!(shown["parent"], Value::Null, "{shown:#}");
+    let paths: Vec<&str> =
+        shown["sources"].as_array().into_iter().flatten().filter_map(|s| s["path"].as_str()).collect();
+    assert_eq!(paths.len(), 2, "found loose and inside the song: {paths:?}");
+}

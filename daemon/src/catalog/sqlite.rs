@@ -296,6 +296,15 @@ pub fn insert_source(conn: &Connection, id: &ContentId, s: &crate::catalog::Sour
             tags,
             s.part_of.as_ref().map(|p| &p.parent[..]),
         ])?;
+    // A content is a part only while every place it was found is a part: a file found on its
+    // own (an exported part imported back, say) makes its row a whole file, whichever came first.
+    if n == 1 && s.part_of.is_none() {
+        conn.prepare_cached(
+            "UPDATE files SET parent = NULL, part_index = NULL, part_track = NULL, part_channel = NULL
+             WHERE hash = ?1 AND parent IS NOT NULL",
+        )?
+        .execute(params![&id[..]])?;
+    }
     Ok(n == 1)
 }
 
