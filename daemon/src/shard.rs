@@ -510,23 +510,11 @@ impl Shard {
                     tracing::warn!(part = %path, %reason, "a split part was refused: {detail}");
                 }
                 Verdict::New(id, file) => {
-                    self.seq += 1;
                     let source = source(file.analysis.as_ref().map(|a| a.tags.clone()));
-                    let mark = shared.objects.mark();
-                    match shared.objects.write_sync(&id, &part.bytes, self.index, self.seq) {
-                        Ok(()) => match shared.index.claim(id) {
-                            None => match self.keep_object(&id, &part.bytes, mark, shared) {
-                                Ok(()) => {
-                                    let size = part.bytes.len() as u64;
-                                    self.rows.push(Row::File { id, size, file, source })
-                                }
-                                Err(e) => tracing::warn!(part = %path, "{e}"),
-                            },
-                            Some(_) => self.rows.push(Row::Duplicate { id, source }),
-                        },
-                        Err(e) => {
-                            tracing::warn!(part = %path, "writing the object of a split part: {e}");
-                        }
+                    // A part is not a file the user gave: without its object it is left out,
+                    // logged, and its parent stands.
+                    if let Err(failed) = self.store_sync(id, &part.bytes, file, source, shared) {
+                        tracing::warn!(part = %path, "{}", failed.1);
                     }
                 }
             }
@@ -674,31 +662,41 @@ impl Shard {
             }
             Verdict::Reject(reason, detail) => self.rows.push(Row::Reject { job, path, reason, detail }),
             Verdict::New(id, file) => {
-                self.seq += 1;
                 let tags = file.analysis.as_ref().map(|a| a.tags.clone());
                 let source = new_source(job, path, name, raw_name, tags);
-                let mark = shared.objects.mark();
-                match shared.objects.write_sync(&id, bytes, self.index, self.seq) {
-                    Ok(()) => match shared.index.claim(id) {
-                        None => match self.keep_object(&id, bytes, mark, shared) {
-                            Ok(()) => self.rows.push(Row::File { id, size: bytes.len() as u64, file, source }),
-                            Err(detail) => self.rows.push(Row::Reject {
-                                job: source.job,
-                                path: source.path,
-                                reason: Reason::Io,
-                                detail,
-                            }),
-                        },
-                        Some(_) => self.rows.push(Row::Duplicate { id, source }),
-                    },
-                    Err(e) => {
-                        let detail = format!("writing object {}: {e}", shared.objects.path_of(&id).display());
-                        self.rows.push(Row::Reject { job: source.job, path: source.path, reason: Reason::Io, detail });
-                    }
+                if let Err(failed) = self.store_sync(id, bytes, file, source, shared) {
+                    let (source, detail) = *failed;
+                    self.rows.push(Row::Reject { job: source.job, path: source.path, reason: Reason::Io, detail });
                 }
             }
         }
         self.flush_if_full();
+    }
+
+    /// A new content found by synchronous code (an archive member, a split part): its object
+    /// written here, then the claim; a file row, or a duplicate row when another shard claimed it
+    /// first. Err gives the source back with why its object could not be kept.
+    fn store_sync(
+        &mut self,
+        id: ContentId,
+        bytes: &[u8],
+        file: Box<Described>,
+        source: Source,
+        shared: &Shared,
+    ) -> Result<(), Box<(Source, String)>> {
+        self.seq += 1;
+        let mark = shared.objects.mark();
+        if let Err(e) = shared.objects.write_sync(&id, bytes, self.index, self.seq) {
+            return Err(Box::new((source, format!("writing object {}: {e}", shared.objects.path_of(&id).display()))));
+        }
+        match shared.index.claim(id) {
+            None => match self.keep_object(&id, bytes, mark, shared) {
+                Ok(()) => self.rows.push(Row::File { id, size: bytes.len() as u64, file, source }),
+                Err(detail) => return Err(Box::new((source, detail))),
+            },
+            Some(_) => self.rows.push(Row::Duplicate { id, source }),
+        }
+        Ok(())
     }
 
     /// Right after winning the claim on a new content: a gc may have removed its object between
