@@ -185,10 +185,10 @@ pub fn insert_file(
                key_confidence, key_source, key_runner_up, meter_source, is_loop, loop_bars, repeat_bars,
                quantized, drum_parts, drum_dominant, drum_shares, role, role_confidence, parts, chords,
                pitch_min, pitch_max, polyphony_mean, polyphony_max, density, velocity_min, velocity_max,
-               fingerprint, shape)
+               fingerprint, shape, parent, part_index, part_track, part_channel)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
                ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39,
-               ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50, ?51)",
+               ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50, ?51, ?52, ?53, ?54, ?55)",
         )?
         .execute(params![
             &id[..],
@@ -242,15 +242,11 @@ pub fn insert_file(
             a.and_then(|a| a.velocity_max),
             a.and_then(|a| hash_of(&a.fingerprint)),
             a.and_then(|a| a.shape.as_deref().and_then(hash_of)),
+            part_of.map(|p| &p.parent[..]),
+            part_of.map(|p| p.index),
+            part_of.map(|p| p.track),
+            part_of.and_then(|p| p.channel.map(|c| c + 1)),
         ])?;
-    if n == 1 {
-        if let Some(p) = part_of {
-            conn.prepare_cached(
-                "UPDATE files SET parent = ?2, part_index = ?3, part_track = ?4, part_channel = ?5 WHERE hash = ?1",
-            )?
-            .execute(params![&id[..], &p.parent[..], p.index, p.track, p.channel.map(|c| c + 1)])?;
-        }
-    }
     Ok(n == 1)
 }
 
@@ -278,7 +274,14 @@ impl AnalysisJson {
     }
 }
 
-pub fn insert_source(conn: &Connection, id: &ContentId, s: &crate::catalog::Source) -> rusqlite::Result<bool> {
+/// `whole_row` says the content's row was just inserted as a whole file, so there is no part
+/// link to clear (the writer knows it, and skipping the lookup saves a statement per new file).
+pub fn insert_source(
+    conn: &Connection,
+    id: &ContentId,
+    s: &crate::catalog::Source,
+    whole_row: bool,
+) -> rusqlite::Result<bool> {
     use erased::Ser;
     let tags = (!s.tags.is_empty()).then(|| s.tags.to_json());
     let n = conn
@@ -298,7 +301,7 @@ pub fn insert_source(conn: &Connection, id: &ContentId, s: &crate::catalog::Sour
         ])?;
     // A content is a part only while every place it was found is a part: a file found on its
     // own (an exported part imported back, say) makes its row a whole file, whichever came first.
-    if n == 1 && s.part_of.is_none() {
+    if n == 1 && s.part_of.is_none() && !whole_row {
         conn.prepare_cached(
             "UPDATE files SET parent = NULL, part_index = NULL, part_track = NULL, part_channel = NULL
              WHERE hash = ?1 AND parent IS NOT NULL",

@@ -107,7 +107,7 @@ impl Writer {
                     Row::File { id, size, file, source } => {
                         let t = tally(&mut tallies, &source.job);
                         let new = sqlite::insert_file(&tx, id, *size, file, source.job.id, source.part_of.as_ref())?;
-                        sqlite::insert_source(&tx, id, source)?;
+                        sqlite::insert_source(&tx, id, source, new && source.part_of.is_none())?;
                         if source.part_of.is_some() {
                             // Counted as `parts` by the shard that made it.
                         } else if new {
@@ -120,7 +120,7 @@ impl Writer {
                         *committed_ids.entry(*id).or_default() |= new;
                         if let Some(waiting) = self.parked.remove(id) {
                             for s in waiting {
-                                sqlite::insert_source(&tx, id, &s)?;
+                                sqlite::insert_source(&tx, id, &s, false)?;
                                 let t = tally(&mut tallies, &s.job);
                                 if s.part_of.is_none() {
                                     t.1.duplicates += 1;
@@ -143,7 +143,7 @@ impl Writer {
                             to_park.insert(*id);
                             continue;
                         }
-                        sqlite::insert_source(&tx, id, source)?;
+                        sqlite::insert_source(&tx, id, source, false)?;
                         let t = tally(&mut tallies, &source.job);
                         if source.part_of.is_none() {
                             t.1.duplicates += 1;
