@@ -8,6 +8,7 @@
 //! drive) is built on these pure functions.
 
 mod json;
+pub mod mpcpattern;
 
 /// A broken rule of a writer profile: the rule's id (`MPCP-004`, `PROG-007`) and what broke it.
 #[derive(Debug, Clone, PartialEq, Eq)]
