@@ -9,6 +9,7 @@
 
 mod json;
 pub mod mpcpattern;
+pub mod progression;
 
 /// A broken rule of a writer profile: the rule's id (`MPCP-004`, `PROG-007`) and what broke it.
 #[derive(Debug, Clone, PartialEq, Eq)]
