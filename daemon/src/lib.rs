@@ -10,6 +10,7 @@ pub mod dedupe;
 pub mod discover;
 pub mod engine;
 pub mod eval;
+pub mod export;
 pub mod gen;
 pub mod hygiene;
 pub mod job;
