@@ -65,6 +65,9 @@ pub enum Command {
     /// Re-hash every stored object against its name; list catalogued objects that are missing.
     /// Exits 1 when anything is wrong.
     Verify(JsonArg),
+    /// Write the library onto an MPC or Force drive: `.mid` with `.mpcpattern` beside it, chord
+    /// files as `.progression`, an index at the root. A second run writes only what is new.
+    Export(ExportArgs),
 }
 
 impl Command {
@@ -81,6 +84,7 @@ impl Command {
             Command::Search(a) => a.json.json,
             Command::Dupes(a) => a.json.json,
             Command::Rename(a) => a.json.json,
+            Command::Export(a) => a.json.json,
         }
     }
 }
@@ -178,6 +182,32 @@ pub struct SearchArgs {
     /// At most this many files.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The device: mpc, force or both.
+    #[arg(long, value_parser = ["mpc", "force", "both"])]
+    pub target: String,
+    /// The drive's root (the SD card or SSD mount point); relative paths are resolved here.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Search terms selecting what is exported (everything by default); `dupes:hide` exports one
+    /// file per group of the same notes.
+    #[arg(value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Name files by a template (`--rename='{role}/{bpm}bpm_{name}'`), or by the daemon's
+    /// configured one (`--rename`). Folders in a template nest under the routed folder.
+    #[arg(long, value_name = "TEMPLATE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub rename: Option<String>,
+    /// Print the plan (files per folder, to write, unchanged); write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Block until the job has finished, showing its progress.
+    #[arg(long)]
+    pub wait: bool,
     #[command(flatten)]
     pub json: JsonArg,
 }

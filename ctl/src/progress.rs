@@ -289,6 +289,19 @@ pub fn job_line(job: &JobInfo) -> String {
             line.push('+');
         }
     }
+    if job.kind == "export" {
+        let _ = write!(
+            line,
+            " written {} unchanged {} failed {} elapsed {} files/s {} eta {}",
+            c.written,
+            c.unchanged,
+            c.rejected,
+            format_duration(job.elapsed_s),
+            format_rate(job_rate(job)),
+            format_eta(job.eta_s),
+        );
+        return line;
+    }
     let _ = write!(
         line,
         " imported {} duplicates {} rejected {} skipped {} elapsed {} files/s {} eta {}",
@@ -333,6 +346,17 @@ fn job_header(job: &JobInfo) -> String {
 
 fn totals_line(job: &JobInfo) -> String {
     let c = &job.counts;
+    if job.kind == "export" {
+        return format!(
+            "  written {}  unchanged {}  failed {}  |  elapsed {}  {} files/s  eta {}",
+            c.written,
+            c.unchanged,
+            c.rejected,
+            format_duration(job.elapsed_s),
+            format_rate(job_rate(job)),
+            format_eta(job.eta_s),
+        );
+    }
     let mut line = format!(
         "  imported {}  duplicates {}  rejected {}  skipped {}  |  elapsed {}  {} files/s  eta {}",
         c.imported,
@@ -378,6 +402,17 @@ pub fn summary_text(job: &JobInfo) -> String {
         let _ = write!(out, ": {}", printable(note));
     }
     out.push('\n');
+    if job.kind == "export" {
+        // An export's files are catalogued files; what it wrote are files on the drive.
+        let _ = writeln!(out, "  files       {}", c.discovered);
+        let _ = writeln!(out, "  written     {} (.mid, .mpcpattern, .progression)", c.written);
+        let _ = writeln!(out, "  unchanged   {}", c.unchanged);
+        let _ = writeln!(out, "  converted   {}", c.analyzed);
+        let _ = writeln!(out, "  failed      {}", c.rejected);
+        let _ =
+            write!(out, "  elapsed     {}  ({} files/s)", format_duration(job.elapsed_s), format_rate(job_rate(job)));
+        return out;
+    }
     // Skipped files are not part of `discovered` (every discovered file ends imported, duplicate
     // or rejected), so the files the walk saw are both together.
     let seen = c.discovered.saturating_add(c.skipped);

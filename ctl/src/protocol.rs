@@ -84,6 +84,17 @@ pub enum Request {
     },
     /// Re-hash every object against its name; list the catalogued ones that are missing.
     Verify,
+    /// Write the files `query` selects (all when empty) onto a drive at `to` (absolute), in the
+    /// formats of `target` (`mpc`, `force`, `both`); a job, or with `dry_run` only its plan.
+    /// `rename` names files by `template`, else by the daemon's configured template.
+    Export {
+        target: String,
+        to: String,
+        query: Vec<String>,
+        rename: bool,
+        template: Option<String>,
+        dry_run: bool,
+    },
 }
 
 /// The reply to one [`Request`].
@@ -98,6 +109,7 @@ pub enum Response {
     Dupes { groups: Vec<DupeGroup> },
     Renames { renames: Vec<RenameInfo> },
     Files { files: Vec<FileInfo> },
+    ExportPlan { plan: ExportPlan },
     Ok { message: String },
     Error { kind: ErrorKind, message: String },
     Gc { report: GcReport },
@@ -184,6 +196,12 @@ pub struct Counts {
     /// Outer archives skipped because the same bytes were fully imported before.
     #[serde(default)]
     pub archives_known: u64,
+    /// Export jobs: files written to the drive (`.mid`, `.mpcpattern`, `.progression`).
+    #[serde(default)]
+    pub written: u64,
+    /// Export jobs: files an earlier export already wrote, left as they are.
+    #[serde(default)]
+    pub unchanged: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -379,6 +397,26 @@ pub struct FileInfo {
     /// Hex hash of the canonical notes: the same music in other packaging has the same one.
     #[serde(default)]
     pub fingerprint: Option<String>,
+}
+
+/// What an export would write (`midictl export --dry-run`), before anything is written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExportPlan {
+    pub target: String,
+    pub to: String,
+    /// Files selected.
+    pub files: u64,
+    /// Selected files an earlier export wrote, all still on the drive: skipped.
+    pub unchanged: u64,
+    /// Files to write (each a `.mid`, plus its patterns and progression).
+    pub to_write: u64,
+    /// `.mpcpattern` files to write, as the catalog's part summaries count them.
+    pub patterns: u64,
+    pub progressions: u64,
+    /// Files written as `.mid` only (SMPTE timing, no notes, songs over the pattern cap).
+    pub copy_only: u64,
+    /// Selected files per folder, relative to the drive root.
+    pub folders: BTreeMap<String, u64>,
 }
 
 /// Entries a [`GcReport`] or [`VerifyReport`] lists at most (each list has its own cap); the counts

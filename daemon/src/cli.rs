@@ -72,9 +72,15 @@ enum Command {
         paths: Vec<PathBuf>,
         #[command(flatten)]
         common: Common,
-        /// Print the finished job as one JSON document.
+        /// Print the finished job as one JSON document (with --export, the export job).
         #[arg(long)]
         json: bool,
+        /// After the import, export the whole catalog for this device: mpc, force or both.
+        #[arg(long, value_parser = ["mpc", "force", "both"], requires = "to")]
+        export: Option<String>,
+        /// The drive root the export writes to.
+        #[arg(long, value_name = "DIR", requires = "export")]
+        to: Option<PathBuf>,
     },
     /// Write a generated corpus of realistic MIDI files (with duplicates and damaged files).
     GenCorpus {
@@ -166,9 +172,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let socket = socket.or(file.socket).unwrap_or_else(midictl::default_socket_path);
             serve(cfg, socket, gc_every)
         }
-        Command::Run { paths, common, json } => {
+        Command::Run { paths, common, json, export, to } => {
             let (cfg, _) = engine_config(&common)?;
-            run_job(cfg, &paths, json)
+            let export = match (export, to) {
+                (Some(target), Some(to)) => Some((target, std::path::absolute(&to).context("resolving --to")?)),
+                _ => None,
+            };
+            run_job(cfg, &paths, json, export)
         }
         Command::GenCorpus { dir, count, duplicates, damaged, seed } => {
             let spec = GenSpec { count, duplicate_share: duplicates, damaged_share: damaged, seed };
@@ -193,7 +203,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 eprintln!("generating {count} demo files in {} ...", corpus.display());
                 generate(&corpus, &spec).with_context(|| format!("generating into {}", corpus.display()))?;
             }
-            run_job(cfg, &[corpus], false)
+            run_job(cfg, &[corpus], false, None)
         }
     }
 }
@@ -219,7 +229,15 @@ fn engine_config(common: &Common) -> Result<(EngineConfig, FileConfig)> {
         force_epoll,
         limits: file.limits(),
         tuning: ShardTuning { split: common.split.unwrap_or(file.split.unwrap_or(true)), ..file.tuning() },
+        rename: file.rename.unwrap_or(false),
+        rename_template: file
+            .rename_template
+            .clone()
+            .unwrap_or_else(|| crate::config::DEFAULT_RENAME_TEMPLATE.to_string()),
     };
+    // A bad template is a configuration error at start, not a surprise at the first export.
+    crate::library::rename::Template::parse(&cfg.rename_template)
+        .map_err(|e| anyhow::anyhow!("config rename_template: {e}"))?;
     Ok((cfg, file))
 }
 
@@ -278,7 +296,7 @@ fn serve(cfg: EngineConfig, socket: PathBuf, gc_every: Option<Duration>) -> Resu
     Ok(0)
 }
 
-fn run_job(cfg: EngineConfig, paths: &[PathBuf], json: bool) -> Result<i32> {
+fn run_job(cfg: EngineConfig, paths: &[PathBuf], json: bool, export: Option<(String, PathBuf)>) -> Result<i32> {
     for p in paths {
         if std::fs::symlink_metadata(p).is_err() {
             bail!("{}: no such file or directory", p.display());
@@ -286,7 +304,31 @@ fn run_job(cfg: EngineConfig, paths: &[PathBuf], json: bool) -> Result<i32> {
     }
     let signals = signal_channel()?;
     let engine = Engine::start(cfg)?;
+    // Checked before the import, so a bad export request costs nothing.
+    let export = match &export {
+        Some((target, to)) => Some(engine.export_request(target, &to.to_string_lossy(), &[], false, None)?),
+        None => None,
+    };
     let job = engine.import(paths)?;
+    let mut info = follow(&engine, &job, &signals, json);
+    if let (Some(req), JobState::Done) = (export, info.state) {
+        let job = engine.export(req)?;
+        info = follow(&engine, &job, &signals, json);
+    }
+    engine.shutdown();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    }
+    Ok(if info.state == JobState::Done { 0 } else { 1 })
+}
+
+/// Shows a job's progress until it ends (a signal cancels it), then its summary.
+fn follow(
+    engine: &Engine,
+    job: &crate::job::Job,
+    signals: &crossbeam_channel::Receiver<i32>,
+    json: bool,
+) -> midictl::protocol::JobInfo {
     let mut panel = Panel::new(json);
     let daemon = engine.daemon_info();
     loop {
@@ -297,14 +339,13 @@ fn run_job(cfg: EngineConfig, paths: &[PathBuf], json: bool) -> Result<i32> {
         }
         if let Ok(sig) = signals.recv_timeout(Duration::from_millis(100)) {
             tracing::info!("signal {sig}: cancelling the job");
-            engine.cancel(job.id)?;
+            if let Err(e) = engine.cancel(job.id) {
+                tracing::warn!("cancelling job {}: {e}", job.id);
+            }
         }
     }
-    engine.shutdown();
+    // The writer commits the last rows before the job reads done; its final counts are these.
     let info = job.info();
     panel.finish(&info);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
-    }
-    Ok(if info.state == JobState::Done { 0 } else { 1 })
+    info
 }

@@ -31,7 +31,15 @@ pub struct FileConfig {
     pub split: Option<bool>,
     /// Seconds between the daemon's own gc runs (`hygiene/gc.rs`); 0 turns them off.
     pub gc_interval_s: Option<u64>,
+    /// Exports name files by `rename_template` without being asked (`--rename`); default false.
+    pub rename: Option<bool>,
+    /// The rename template exports use (`library/rename.rs`); default [`DEFAULT_RENAME_TEMPLATE`].
+    pub rename_template: Option<String>,
 }
+
+/// The template `--rename` uses when the config names none: BPM and key first, so a folder
+/// sorts by tempo, then the clean name.
+pub const DEFAULT_RENAME_TEMPLATE: &str = "{bpm|nobpm}bpm_{key_short|nokey}_{name}";
 
 /// `gc_interval_s` when neither a flag, the environment nor the file sets it: once a day, often
 /// enough that crash leftovers do not pile up, rare enough that the scan costs nothing.

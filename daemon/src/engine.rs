@@ -35,6 +35,10 @@ pub struct EngineConfig {
     pub force_epoll: bool,
     pub limits: Limits,
     pub tuning: ShardTuning,
+    /// Exports rename without `--rename` (config `rename`).
+    pub rename: bool,
+    /// The template renaming exports use (config `rename_template`).
+    pub rename_template: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +61,10 @@ pub enum EngineError {
     Hygiene(#[from] HygieneError),
     #[error("starting the periodic gc thread: {0}")]
     GcThread(std::io::Error),
+    #[error(transparent)]
+    Export(#[from] crate::export::run::ExportError),
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 /// Work units waiting for a shard. Bounded: discovery blocks when shards are busy.
@@ -88,6 +96,8 @@ pub struct Engine {
     objects: Arc<ObjectStore>,
     /// The periodic gc thread and the sender whose drop stops it.
     gc_timer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    rename: bool,
+    rename_template: String,
 }
 
 impl Engine {
@@ -160,6 +170,8 @@ impl Engine {
             index,
             objects,
             gc_timer: Mutex::new(None),
+            rename: cfg.rename,
+            rename_template: cfg.rename_template,
         }))
     }
 
@@ -196,6 +208,81 @@ impl Engine {
         d.retain(|h| !h.is_finished());
         d.push(handle);
         tracing::info!(job = id, paths = ?job.paths, "import started");
+        Ok(job)
+    }
+
+    /// The export request a client's fields make: the target, an absolute drive path, the query
+    /// terms (`dupes:hide` is the one understood until the query language lands) and the
+    /// template, when renaming.
+    pub fn export_request(
+        &self,
+        target: &str,
+        to: &str,
+        query: &[String],
+        rename: bool,
+        template: Option<&str>,
+    ) -> Result<crate::export::run::Request, EngineError> {
+        use crate::export::plan::Target;
+        let target = Target::parse(target)
+            .ok_or_else(|| EngineError::BadRequest(format!("export target {target:?}: use mpc, force or both")))?;
+        if !to.starts_with('/') {
+            return Err(EngineError::BadRequest(format!("export path must be absolute: {to}")));
+        }
+        let mut hide_dupes = false;
+        for term in query {
+            match term.as_str() {
+                "dupes:hide" => hide_dupes = true,
+                "dupes:show" => hide_dupes = false,
+                other => {
+                    return Err(EngineError::BadRequest(format!(
+                        "query term {other:?} is not supported yet (only dupes:hide); export without it"
+                    )))
+                }
+            }
+        }
+        let rename = match (template, rename || self.rename) {
+            (Some(t), _) => Some(t),
+            (None, true) => Some(self.rename_template.as_str()),
+            (None, false) => None,
+        };
+        let rename = rename
+            .map(crate::library::rename::Template::parse)
+            .transpose()
+            .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        Ok(crate::export::run::Request { target, to: PathBuf::from(to), hide_dupes, rename })
+    }
+
+    /// What an export would write; reads the catalog and the drive, writes nothing.
+    pub fn export_plan(&self, req: &crate::export::run::Request) -> Result<midictl::protocol::ExportPlan, EngineError> {
+        let plan = crate::export::run::make_plan(&self.catalog_path, &self.objects, req)?;
+        Ok(plan.summary())
+    }
+
+    /// Starts an export job: planned and written on its own thread by one worker per shard.
+    pub fn export(&self, req: crate::export::run::Request) -> Result<Arc<Job>, EngineError> {
+        let Some(writer) = self.writer.lock().clone() else {
+            return Err(EngineError::ShuttingDown);
+        };
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        let job = Job::new(id, "export", vec![req.to.display().to_string()]);
+        let _ = writer.send(WriterMsg::JobRow(Arc::clone(&job)));
+        self.jobs.lock().insert(id, Arc::clone(&job));
+        let handle = crate::export::run::spawn(
+            Arc::clone(&job),
+            self.catalog_path.clone(),
+            Arc::clone(&self.objects),
+            req,
+            self.shards,
+            Arc::clone(&self.stop),
+            move |job| {
+                let _ = writer.send(WriterMsg::JobRow(Arc::clone(job)));
+            },
+        )
+        .map_err(|source| EngineError::Path { path: PathBuf::from("(export thread)"), source })?;
+        let mut d = self.discoveries.lock();
+        d.retain(|h| !h.is_finished());
+        d.push(handle);
+        tracing::info!(job = id, "export started");
         Ok(job)
     }
 

@@ -34,6 +34,9 @@ pub struct Counters {
     pub archive_depth: AtomicU64,
     pub inflated_bytes: AtomicU64,
     pub archives_known: AtomicU64,
+    /// Export jobs: files written to the drive, and files already there from an earlier export.
+    pub written: AtomicU64,
+    pub unchanged: AtomicU64,
 }
 
 impl Counters {
@@ -69,6 +72,8 @@ impl Counters {
             archive_depth: g(&self.archive_depth),
             inflated_bytes: g(&self.inflated_bytes),
             archives_known: g(&self.archives_known),
+            written: g(&self.written),
+            unchanged: g(&self.unchanged),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod analysis;
 mod archives;
+mod export;
 mod harness;
 mod hygiene;
 mod import;

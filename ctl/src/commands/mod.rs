@@ -17,6 +17,7 @@ use crate::cli::{CliError, Command};
 
 mod cancel;
 mod dupes;
+mod export;
 mod gc;
 mod import;
 mod jobs;
@@ -46,6 +47,7 @@ pub fn dispatch(command: &Command, ctx: &mut Ctx) -> Result<()> {
         Command::Shutdown(_) => shutdown::run(ctx),
         Command::Gc(args) => gc::run(ctx, args),
         Command::Verify(_) => verify::run(ctx),
+        Command::Export(args) => export::run(ctx, args),
     }
 }
 

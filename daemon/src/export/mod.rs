@@ -5,11 +5,13 @@
 //! published by Akai. The writers here follow our reverse-engineered writer profile (FORMATS.md
 //! sections 1.8 and 2.5) byte for byte, and each comes with a checker for the profile's rules so
 //! an export can be verified without the hardware. The export job (which files go where on a
-//! drive) is built on these pure functions.
+//! drive, `plan.rs`; writing it, `run.rs`) is built on these pure functions.
 
 mod json;
 pub mod mpcpattern;
+pub mod plan;
 pub mod progression;
+pub mod run;
 
 /// A broken rule of a writer profile: the rule's id (`MPCP-004`, `PROG-007`) and what broke it.
 #[derive(Debug, Clone, PartialEq, Eq)]

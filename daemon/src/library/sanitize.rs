@@ -93,8 +93,9 @@ pub fn clean_folder(name: &str) -> String {
     clean_stem(&name.nfc().collect::<String>(), MAX_UTF16)
 }
 
-/// Rules 3 to 6 and 8 on a stem, cut to `budget` UTF-16 units (rule 7).
-fn clean_stem(stem: &str, budget: usize) -> String {
+/// Rules 3 to 6 and 8 on a stem, cut to `budget` UTF-16 units (rule 7). The export uses it to
+/// fit names into its tighter path budget.
+pub fn clean_stem(stem: &str, budget: usize) -> String {
     let mut out = String::with_capacity(stem.len());
     for c in stem.chars() {
         let c = match c {

@@ -183,6 +183,10 @@ impl Server {
             Request::Shutdown => commands::shutdown::handle(&self.shutdown),
             Request::Gc { dry_run } => commands::gc::handle(engine, dry_run),
             Request::Verify => commands::verify::handle(engine),
+            Request::Export { target, to, query, rename, template, dry_run } => {
+                let req = commands::export::Fields { target, to, query, rename, template, dry_run };
+                commands::export::handle(engine, req, &self.stopping)
+            }
         }
     }
 }
@@ -206,7 +210,7 @@ pub(crate) fn engine_error(e: crate::engine::EngineError) -> Response {
     let kind = match &e {
         E::NoSuchJob(_) => ErrorKind::NotFound,
         E::ShuttingDown | E::Hygiene(crate::hygiene::HygieneError::Stopped) => ErrorKind::ShuttingDown,
-        E::Path { .. } => ErrorKind::BadRequest,
+        E::Path { .. } | E::BadRequest(_) => ErrorKind::BadRequest,
         _ => ErrorKind::Failed,
     };
     error(kind, e.to_string())

@@ -2,6 +2,7 @@
 
 pub mod cancel;
 pub mod dupes;
+pub mod export;
 pub mod gc;
 pub mod import;
 pub mod jobs;

@@ -1,0 +1,381 @@
+//! Running an export: the selection is read from the catalog, planned (`plan.rs`), and written
+//! by one worker per shard, each with its own arena, in parallel; the drive's index comes last.
+//!
+//! Crash safety, in write order: every file is written to a hidden temp name in its folder and
+//! renamed into place, so a name never holds half a file; then `syncfs` on the drive; then the
+//! index (temp, fsync, rename), so an index never lists a file that is not whole on the disk. A
+//! run cut anywhere leaves whole files and the previous index; the next run adopts the `.mid`
+//! files it finds with its own bytes (`plan.rs`) and writes the rest.
+//!
+//! The `.mid` copy goes through `std::fs::copy`, which is `copy_file_range` on Linux: a reflink
+//! on filesystems that share extents (XFS, Btrfs), an in-kernel copy elsewhere. No hard links:
+//! a drive file edited in place would change the object the catalog names.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bumpalo::Bump;
+use midictl::protocol::FileInfo;
+use parking_lot::Mutex;
+
+use super::plan::{self, Entry, Index, IndexEntry, OnDisk, Plan, Target, INDEX_CSV, INDEX_JSON};
+use super::{mpcpattern, progression};
+use crate::catalog::query::Reader;
+use crate::catalog::CatalogError;
+use crate::dedupe::from_hex;
+use crate::job::{Counters, Job};
+use crate::library::rename::Template;
+use crate::objects::ObjectStore;
+
+/// Objects larger than this are not read for conversion (the import's own cap is 16 MiB).
+const MAX_OBJECT: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("writing the index {path}: {source}")]
+    Index { path: PathBuf, source: serde_json::Error },
+    #[error("the export was stopped")]
+    Stopped,
+}
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ExportError + 'a {
+    move |source| ExportError::Io { op, path: path.to_path_buf(), source }
+}
+
+/// What to export and where.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub target: Target,
+    pub to: PathBuf,
+    pub hide_dupes: bool,
+    pub rename: Option<Template>,
+}
+
+/// The selection, in catalog order.
+pub fn select(catalog: &Path, hide_dupes: bool) -> Result<Vec<FileInfo>, CatalogError> {
+    Reader::open(catalog)?.search(u64::MAX, hide_dupes)
+}
+
+/// Reads the catalog and the drive and decides every path; writes nothing.
+pub fn make_plan(catalog: &Path, objects: &ObjectStore, req: &Request) -> Result<Plan, ExportError> {
+    let files = select(catalog, req.hide_dupes)?;
+    let previous = Index::read(&req.to);
+    let object = |hash: &str| from_hex(hash).map(|id| objects.path_of(&id));
+    let disk = OnDisk { root: &req.to, object: &object };
+    Ok(plan::plan(&req.to, req.target, files, previous.as_ref(), req.rename.as_ref(), &disk))
+}
+
+/// One exported file's outputs, for the index.
+struct Done {
+    at: usize,
+    entry: IndexEntry,
+}
+
+/// Writes the plan with `workers` threads, then the index. Counts on `job`: `discovered` the
+/// files planned, `read` objects read, `analyzed` files converted, `written`/`unchanged` output
+/// files, `rejected` files that failed (each logged; the run goes on), `cataloged` files done.
+pub fn execute(
+    plan: &Plan,
+    objects: &ObjectStore,
+    job: &Job,
+    workers: usize,
+    stop: &AtomicBool,
+) -> Result<usize, ExportError> {
+    std::fs::create_dir_all(&plan.root).map_err(io("creating", &plan.root))?;
+    for folder in plan.folders() {
+        let dir = plan.root.join(&folder);
+        std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+    }
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Done>> = Mutex::new(Vec::with_capacity(plan.entries.len()));
+    let failed = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for w in 0..workers.max(1) {
+            let (next, done, failed) = (&next, &done, &failed);
+            let spawned = std::thread::Builder::new().name(format!("export-{w}")).spawn_scoped(s, move || {
+                let mut arena = Bump::new();
+                let mut mine = Vec::new();
+                loop {
+                    if stop.load(Ordering::Relaxed) || !job.is_live() {
+                        break;
+                    }
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(e) = plan.entries.get(at) else { break };
+                    match export_one(plan, e, objects, job, &mut arena) {
+                        Ok(entry) => mine.push(Done { at, entry }),
+                        Err(why) => {
+                            tracing::warn!(hash = %e.file.hash, "export of {} failed: {why}", e.mid_path());
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            Counters::add(&job.counters.rejected, 1);
+                        }
+                    }
+                    job.add_cataloged(1);
+                }
+                done.lock().extend(mine);
+            });
+            if let Err(e) = spawned {
+                tracing::warn!("starting export worker {w}: {e}");
+            }
+        }
+    });
+    if stop.load(Ordering::Relaxed) || !job.is_live() {
+        return Err(ExportError::Stopped);
+    }
+    let mut done = done.into_inner();
+    done.sort_by_key(|d| d.at);
+    sync_drive(&plan.root)?;
+    write_index(plan, done.into_iter().map(|d| d.entry).collect())?;
+    Ok(failed.into_inner())
+}
+
+fn export_one(
+    plan: &Plan,
+    e: &Entry,
+    objects: &ObjectStore,
+    job: &Job,
+    arena: &mut Bump,
+) -> Result<IndexEntry, String> {
+    let mut entry = index_entry(plan, e);
+    if let Some(prev) = &e.unchanged {
+        let n = 1 + prev.patterns.len() + usize::from(prev.progression.is_some());
+        Counters::add(&job.counters.unchanged, n as u64);
+        return Ok(IndexEntry { patterns: prev.patterns.clone(), progression: prev.progression.clone(), ..entry });
+    }
+    let id = from_hex(&e.file.hash).ok_or("the catalog row's hash is not hex")?;
+    let object = objects.path_of(&id);
+    let mid = e.mid_path();
+    copy_atomic(&object, &plan.root.join(&mid)).map_err(|err| format!("copying {}: {err}", object.display()))?;
+    Counters::add(&job.counters.written, 1);
+    if e.convert.is_err() {
+        return Ok(entry);
+    }
+    let bytes = read_capped(&object).map_err(|err| format!("reading {}: {err}", object.display()))?;
+    Counters::add(&job.counters.read, 1);
+    arena.reset();
+    let Some(score) = crate::analysis::score::gather(&bytes, arena) else {
+        entry.copy_only = Some("no track could be read".into());
+        return Ok(entry);
+    };
+    let patterns = mpcpattern::patterns(&score);
+    let n = patterns.len();
+    for (i, p) in patterns.iter().enumerate() {
+        let rel = e.pattern_path(i + 1, n);
+        write_atomic(&plan.root.join(&rel), p.json.as_bytes()).map_err(|err| format!("writing {rel}: {err}"))?;
+        entry.patterns.push(rel);
+    }
+    Counters::add(&job.counters.written, n as u64);
+    if let Some(rel) = &e.progression {
+        let drums: Vec<(u16, u8)> =
+            e.file.parts.iter().filter(|p| p.drums).map(|p| (p.track, p.channel.saturating_sub(1))).collect();
+        let display = e.stem.replace('_', " ");
+        let text = progression::progression(&score, &drums, e.file.key_tonic, e.file.key_mode.as_deref(), &display);
+        if let Some(text) = text {
+            write_atomic(&plan.root.join(rel), text.as_bytes()).map_err(|err| format!("writing {rel}: {err}"))?;
+            entry.progression = Some(rel.clone());
+            Counters::add(&job.counters.written, 1);
+        }
+    }
+    Counters::add(&job.counters.analyzed, 1);
+    Ok(entry)
+}
+
+fn index_entry(plan: &Plan, e: &Entry) -> IndexEntry {
+    let f = &e.file;
+    IndexEntry {
+        hash: f.hash.clone(),
+        mid: e.mid_path(),
+        patterns: Vec::new(),
+        progression: None,
+        copy_only: e.convert.err().map(str::to_string),
+        device_loads: plan.profile.mid_loads_on_device || e.convert.is_ok(),
+        name: f.sources.first().map(|s| s.name.clone()).unwrap_or_default(),
+        role: f.role.clone(),
+        drum: f.drum_dominant.clone(),
+        key: f.key.clone(),
+        bpm: f.bpm,
+        bars: f.bars,
+        time_signature: f.time_signature.clone(),
+        is_loop: f.is_loop,
+        notes: f.notes,
+        parent: f.parent.clone(),
+        sources: f.sources.iter().map(|s| s.path.clone()).collect(),
+    }
+}
+
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_OBJECT {
+        return Err(std::io::Error::other(format!("{len} bytes, over the {MAX_OBJECT}-byte cap")));
+    }
+    let mut v = Vec::with_capacity(len as usize);
+    file.take(MAX_OBJECT + 1).read_to_end(&mut v)?;
+    Ok(v)
+}
+
+/// `.name.midid-tmp` beside the final name: same folder, so the rename is atomic.
+fn temp_of(dest: &Path) -> PathBuf {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dest.with_file_name(format!(".{name}.midid-tmp"))
+}
+
+fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temp_of(dest);
+    let res =
+        std::fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes)).and_then(|()| std::fs::rename(&tmp, dest));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+fn copy_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
+    let tmp = temp_of(dest);
+    let res = std::fs::copy(src, &tmp).and_then(|_| std::fs::rename(&tmp, dest));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+fn sync_drive(root: &Path) -> Result<(), ExportError> {
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(root).map_err(io("opening", root))?;
+    // SAFETY: a valid open descriptor for the call's duration.
+    let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+    if rc != 0 {
+        return Err(ExportError::Io {
+            op: "syncing",
+            path: root.to_path_buf(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+/// The index: this run's files, plus what the previous index listed that this selection did not
+/// touch (an export of a query must not make the drive forget the rest). JSON, then CSV.
+fn write_index(plan: &Plan, mut files: Vec<IndexEntry>) -> Result<(), ExportError> {
+    if let Some(prev) = Index::read(&plan.root) {
+        let here: std::collections::HashSet<&str> = plan.entries.iter().map(|e| e.file.hash.as_str()).collect();
+        files.extend(prev.files.into_iter().filter(|f| !here.contains(f.hash.as_str())));
+    }
+    let index = Index {
+        version: 1,
+        target: plan.profile.target.as_str().to_string(),
+        generated: crate::job::now_rfc3339(),
+        files,
+    };
+    let path = plan.root.join(INDEX_JSON);
+    let text = serde_json::to_vec_pretty(&index).map_err(|source| ExportError::Index { path: path.clone(), source })?;
+    durable_write(&path, &text)?;
+    let csv_path = plan.root.join(INDEX_CSV);
+    durable_write(&csv_path, &csv(&index))?;
+    Ok(())
+}
+
+fn durable_write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let tmp = temp_of(path);
+    let mut f = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io("writing", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io("renaming into", path))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing", dir))?;
+    }
+    Ok(())
+}
+
+fn csv(index: &Index) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "hash",
+        "mid",
+        "patterns",
+        "progression",
+        "copy_only",
+        "name",
+        "role",
+        "drum",
+        "key",
+        "bpm",
+        "bars",
+        "time_signature",
+        "loop",
+        "notes",
+        "parent",
+        "sources",
+    ];
+    let _ = w.write_record(header);
+    for f in &index.files {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let num = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
+        let _ = w.write_record([
+            f.hash.clone(),
+            f.mid.clone(),
+            f.patterns.join(";"),
+            opt(&f.progression),
+            opt(&f.copy_only),
+            f.name.clone(),
+            opt(&f.role),
+            opt(&f.drum),
+            opt(&f.key),
+            num(f.bpm),
+            num(f.bars),
+            opt(&f.time_signature),
+            f.is_loop.map(|b| b.to_string()).unwrap_or_default(),
+            f.notes.to_string(),
+            opt(&f.parent),
+            f.sources.join(";"),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// A job that runs an export on its own thread (the engine's `export`).
+pub fn spawn(
+    job: Arc<Job>,
+    catalog: PathBuf,
+    objects: Arc<ObjectStore>,
+    req: Request,
+    workers: usize,
+    stop: Arc<AtomicBool>,
+    on_end: impl FnOnce(&Arc<Job>) + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("export-job-{}", job.id)).spawn(move || {
+        let result = make_plan(&catalog, &objects, &req).and_then(|plan| {
+            Counters::add(&job.counters.discovered, plan.entries.len() as u64);
+            job.set_discovery_done();
+            tracing::info!(job = job.id, files = plan.entries.len(), to = %req.to.display(), "export planned");
+            execute(&plan, &objects, &job, workers, &stop)
+        });
+        use midictl::protocol::JobState;
+        match result {
+            Ok(0) => {
+                job.finish(JobState::Done, None);
+            }
+            Ok(n) => {
+                job.finish(
+                    JobState::Failed,
+                    Some(format!("{n} file(s) could not be exported; the daemon's log says why")),
+                );
+            }
+            Err(ExportError::Stopped) => {
+                job.finish(
+                    JobState::Cancelled,
+                    Some("stopped before the export finished; the index was not updated".into()),
+                );
+            }
+            Err(e) => {
+                tracing::warn!(job = job.id, "export failed: {e}");
+                job.finish(JobState::Failed, Some(e.to_string()));
+            }
+        }
+        on_end(&job);
+    })
+}
