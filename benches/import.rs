@@ -24,31 +24,11 @@ use std::time::Instant;
 
 use midid::catalog::{sqlite, Described};
 use midid::dedupe::content_id;
-use midid::gen::{generate, GenSpec};
 use midid::midi::{Facts, Repairs, Timing};
 use rayon::prelude::*;
 
 mod common;
-use common::{drop_caches, env_usize, run_midid, run_midid_env};
-
-fn make_corpus(root: &Path, files: usize) -> PathBuf {
-    let dir = root.join(format!("corpus-{files}"));
-    let marker = dir.join(".complete");
-    if !marker.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let spec = GenSpec { count: files, duplicate_share: 0.5, damaged_share: 0.0, seed: 42 };
-        let t = Instant::now();
-        let r = generate(&dir, &spec).expect("generating the corpus");
-        std::fs::write(&marker, b"").expect("marker");
-        eprintln!(
-            "generated {} files ({} MB) in {:.1}s",
-            r.files.len(),
-            r.total_bytes / 1_000_000,
-            t.elapsed().as_secs_f64()
-        );
-    }
-    dir
-}
+use common::{drop_caches, env_usize, make_corpus, run_midid, run_midid_env};
 
 /// The corpus packed as `zips.zip` (an outer zip holding one inner zip per 2,000 files of the
 /// first half) and `rest.7z` (the second half, LZMA2 level 1, a block per file). Cached beside the corpus.

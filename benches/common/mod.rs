@@ -4,8 +4,11 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
+
+use midid::gen::{generate, GenSpec};
 
 pub fn env_usize(k: &str, d: usize) -> usize {
     std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
@@ -84,4 +87,25 @@ pub fn run_midid_env(corpus: &Path, data: &Path, env: &[(&str, &str)]) -> MididR
 fn vm_hwm_kb(status: &str) -> Option<i64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The generated corpus of `files` files (half exact duplicates), made once and cached under
+/// `root` (a `.complete` marker says it is whole).
+pub fn make_corpus(root: &Path, files: usize) -> PathBuf {
+    let dir = root.join(format!("corpus-{files}"));
+    let marker = dir.join(".complete");
+    if !marker.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let spec = GenSpec { count: files, duplicate_share: 0.5, damaged_share: 0.0, seed: 42 };
+        let t = Instant::now();
+        let r = generate(&dir, &spec).expect("generating the corpus");
+        std::fs::write(&marker, b"").expect("marker");
+        eprintln!(
+            "generated {} files ({} MB) in {:.1}s",
+            r.files.len(),
+            r.total_bytes / 1_000_000,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    dir
 }
