@@ -312,8 +312,13 @@ fn run_job(cfg: EngineConfig, paths: &[PathBuf], json: bool, export: Option<(Str
     let job = engine.import(paths)?;
     let mut info = follow(&engine, &job, &signals, json);
     if let (Some(req), JobState::Done) = (export, info.state) {
-        let job = engine.export(req)?;
-        info = follow(&engine, &job, &signals, json);
+        match engine.export(req) {
+            Ok(job) => info = follow(&engine, &job, &signals, json),
+            Err(e) => {
+                engine.shutdown();
+                return Err(e.into());
+            }
+        }
     }
     engine.shutdown();
     if json {

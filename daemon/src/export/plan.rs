@@ -45,8 +45,12 @@ pub const INDEX_JSON: &str = "midid-index.json";
 pub const INDEX_CSV: &str = "midid-index.csv";
 /// About 500 bytes per file: room for two million files.
 const MAX_INDEX_BYTES: u64 = 1 << 30;
-/// The longest pattern suffix a name must leave room for: `-64.mpcpattern`.
-const PATTERN_SUFFIX_UNITS: usize = "-64.mpcpattern".len();
+/// The longest pattern suffix a name must leave room for (a file may hold thousands of parts).
+const PATTERN_SUFFIX_UNITS: usize = "-9999.mpcpattern".len();
+/// `_` + 8 hex digits + `_99`: what a collision may append.
+const HASH_SUFFIX_UNITS: usize = 12;
+/// Each folder a rename template makes is cut to this.
+const TEMPLATE_FOLDER_UNITS: usize = 40;
 
 /// Which device the drive is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +111,9 @@ pub struct Entry {
     pub progression: Option<String>,
     /// Listed in the drive's index with every output still present: nothing to write.
     pub unchanged: Option<IndexEntry>,
+    /// The paths are ours already (listed in the index, or an interrupted run's `.mid` with these
+    /// bytes): a file found at one of them is left as it is, not refused.
+    pub ours: bool,
 }
 
 impl Entry {
@@ -129,7 +136,7 @@ impl Entry {
         if self.convert.is_err() {
             return 0;
         }
-        self.file.parts.iter().filter(|p| p.notes > 0).count().max(1)
+        expected_patterns(&self.file)
     }
 }
 
@@ -175,10 +182,15 @@ impl Index {
     /// The previous index of a drive; None when there is none or it does not parse (a damaged
     /// index costs a rewrite of what it listed, never a wrong skip).
     pub fn read(root: &Path) -> Option<Index> {
+        Index::read_named(root, INDEX_JSON)
+    }
+
+    /// An index-shaped file at the drive root (the index, or an interrupted run's pending list).
+    pub fn read_named(root: &Path, name: &str) -> Option<Index> {
         use std::io::Read;
         // Our own file, but on a drive anyone can write: capped like any input.
         let mut text = String::new();
-        std::fs::File::open(root.join(INDEX_JSON)).ok()?.take(MAX_INDEX_BYTES).read_to_string(&mut text).ok()?;
+        std::fs::File::open(root.join(name)).ok()?.take(MAX_INDEX_BYTES).read_to_string(&mut text).ok()?;
         match serde_json::from_str::<Index>(&text) {
             Ok(i) => Some(i),
             Err(e) => {
@@ -354,7 +366,45 @@ impl Plan {
     }
 }
 
-/// Decides every path. `files` is the selection in catalog order; `previous` the drive's index.
+/// How exFAT compares names: through its up-case table, a one-to-one map of characters
+/// (simple uppercase; `ß` stays `ß`, `ı` and `i` both become `I`).
+pub fn fold(path: &str) -> String {
+    path.chars()
+        .map(|c| {
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// A path from the drive's index, accepted only where we write: relative, no `.`/`..`, under our
+/// two roots, with the expected extension. The index sits on a drive anyone can edit; a path
+/// that leaves the drive or names someone else's folder is not ours.
+pub fn safe_rel(path: &str, ext: &str) -> bool {
+    let under_ours = path.starts_with(&format!("{DOCS}/")) || path.starts_with(&format!("{}/", progression::FOLDER));
+    under_ours
+        && path.ends_with(ext)
+        && !path.contains('\\')
+        && !path.contains('\0')
+        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+fn entry_is_safe(e: &IndexEntry) -> bool {
+    safe_rel(&e.mid, ".mid")
+        && split_mid_path(&e.mid).is_some()
+        && e.patterns.iter().all(|p| safe_rel(p, ".mpcpattern"))
+        && e.progression.iter().all(|p| safe_rel(p, progression::EXTENSION) && p.matches('/').count() == 1)
+}
+
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// Decides every path. `files` is the selection in catalog order; `previous` the drive's index
+/// with, appended, the entries of an export that was cut short (its pending list).
 pub fn plan(
     root: &Path,
     target: Target,
@@ -364,14 +414,23 @@ pub fn plan(
     disk: &dyn Occupant,
 ) -> Plan {
     let profile = target.profile();
-    let old: HashMap<&str, &IndexEntry> =
-        previous.map(|i| i.files.iter().map(|e| (e.hash.as_str(), e)).collect()).unwrap_or_default();
-    // Every name the previous index holds stays taken, whether or not it is in this selection.
+    let mut old: HashMap<&str, &IndexEntry> = HashMap::new();
+    for e in previous.map(|i| i.files.as_slice()).unwrap_or_default() {
+        if entry_is_safe(e) {
+            old.entry(e.hash.as_str()).or_insert(e);
+        } else {
+            tracing::warn!(hash = %e.hash, "the drive's index lists a path outside the export's folders: ignored");
+        }
+    }
+    // Every name the previous index holds stays taken, whether or not it is in this selection;
+    // and each folder's files count towards its 1,000.
     let mut taken: HashSet<String> = HashSet::new();
+    let mut in_folder: HashMap<String, usize> = HashMap::new();
     for e in old.values() {
-        taken.insert(e.mid.to_lowercase());
-        taken.extend(e.patterns.iter().map(|p| p.to_lowercase()));
-        taken.extend(e.progression.iter().map(|p| p.to_lowercase()));
+        taken.insert(fold(&e.mid));
+        taken.extend(e.patterns.iter().map(|p| fold(p)));
+        taken.extend(e.progression.iter().map(|p| fold(p)));
+        *in_folder.entry(parent_of(&e.mid).to_string()).or_default() += 1;
     }
 
     // Routing first: shards depend on how many files each folder gets.
@@ -388,9 +447,10 @@ pub fn plan(
                 let rendered = t.render(&file);
                 let mut comps: Vec<&str> = rendered.split('/').collect();
                 let name = comps.pop().unwrap_or("untitled.mid");
+                // Template folders are short, so the file name keeps most of the path budget.
                 for c in comps {
                     folder.push('/');
-                    folder.push_str(c);
+                    folder.push_str(&sanitize::clean_stem(c, TEMPLATE_FOLDER_UNITS));
                 }
                 name.strip_suffix(".mid").unwrap_or(name).to_string()
             }
@@ -398,26 +458,34 @@ pub fn plan(
         };
         wanted.push(Wanted { file, folder, stem });
     }
-    let mut per_folder: HashMap<String, usize> = HashMap::new();
-    for w in &wanted {
-        *per_folder.entry(w.folder.clone()).or_default() += 1;
+    // New files per routed folder, added to what the folder already holds: a folder that would
+    // pass 1,000 sends its new files into BPM bands, a band that would pass it into initials.
+    let is_new = |w: &Wanted| !old.contains_key(w.file.hash.as_str());
+    let mut new_per: HashMap<String, usize> = HashMap::new();
+    for w in wanted.iter().filter(|w| is_new(w)) {
+        *new_per.entry(w.folder.clone()).or_default() += 1;
     }
+    let full = |folder: &str, new: &HashMap<String, usize>, have: &HashMap<String, usize>| {
+        new.get(folder).copied().unwrap_or(0) + have.get(folder).copied().unwrap_or(0) > FOLDER_MAX
+    };
     let mut sharded: Vec<String> = wanted
         .iter()
         .map(|w| {
-            if per_folder[&w.folder] > FOLDER_MAX {
+            if is_new(w) && full(&w.folder, &new_per, &in_folder) {
                 format!("{}/{}", w.folder, bpm_band(&w.file))
             } else {
                 w.folder.clone()
             }
         })
         .collect();
-    let mut per_band: HashMap<String, usize> = HashMap::new();
-    for f in &sharded {
-        *per_band.entry(f.clone()).or_default() += 1;
+    let mut new_per_band: HashMap<String, usize> = HashMap::new();
+    for (w, f) in wanted.iter().zip(&sharded) {
+        if is_new(w) {
+            *new_per_band.entry(f.clone()).or_default() += 1;
+        }
     }
     for (w, folder) in wanted.iter().zip(sharded.iter_mut()) {
-        if per_band[folder.as_str()] > FOLDER_MAX && per_folder[&w.folder] > FOLDER_MAX {
+        if is_new(w) && *folder != w.folder && full(folder, &new_per_band, &in_folder) {
             *folder = format!("{folder}/{}", initial(&w.stem));
         }
     }
@@ -431,25 +499,31 @@ pub fn plan(
                 .chain(prev.patterns.iter())
                 .chain(prev.progression.iter())
                 .all(|p| disk.at(p, "").is_some());
-            let (folder, stem) = split_mid_path(&prev.mid).unwrap_or((folder, w.stem.clone()));
-            let progression = prev.progression.clone();
+            // Safe entries always split (checked above).
+            let (folder, stem) = split_mid_path(&prev.mid).unwrap_or_default();
             entries.push(Entry {
                 unchanged: present.then(|| (*prev).clone()),
+                ours: true,
                 file: w.file,
                 folder,
                 stem,
                 convert,
-                progression,
+                progression: prev.progression.clone(),
             });
             continue;
         }
+        let patterns = if convert.is_ok() { expected_patterns(&w.file) } else { 0 };
         let stem = fit(&folder, &w.stem);
-        let stem = claim_stem(&folder, &stem, &w.file.hash, &mut taken, disk);
+        let (stem, adopted) = claim_stem(&folder, &stem, &w.file.hash, patterns, &mut taken, disk);
         let progression = (w.file.role.as_deref() == Some("chords") && convert.is_ok())
             .then(|| claim_progression(&w.file, &stem, &mut taken, disk));
-        entries.push(Entry { file: w.file, folder, stem, convert, progression, unchanged: None });
+        entries.push(Entry { file: w.file, folder, stem, convert, progression, unchanged: None, ours: adopted });
     }
     Plan { root: root.to_path_buf(), profile, entries }
+}
+
+fn expected_patterns(f: &FileInfo) -> usize {
+    f.parts.iter().filter(|p| p.notes > 0).count().max(1)
 }
 
 fn convertible(f: &FileInfo) -> Result<(), &'static str> {
@@ -473,8 +547,8 @@ fn split_mid_path(mid: &str) -> Option<(String, String)> {
 /// The stem cut so the longest name made from it (a pattern's) fits both limits.
 fn fit(folder: &str, stem: &str) -> String {
     let room = PATH_MAX_UNITS.saturating_sub(units(folder) + 1).min(COMPONENT_MAX_UNITS);
-    // Room for a hash suffix too, so a collision never pushes a name over.
-    let budget = room.saturating_sub(PATTERN_SUFFIX_UNITS + 9).max(8);
+    // Room for a hash suffix and a counter too, so a collision never pushes a name over.
+    let budget = room.saturating_sub(PATTERN_SUFFIX_UNITS + HASH_SUFFIX_UNITS).max(8);
     if units(stem) <= budget {
         stem.to_string()
     } else {
@@ -482,57 +556,61 @@ fn fit(folder: &str, stem: &str) -> String {
     }
 }
 
-/// A free stem in `folder`: every name it makes (`.mid`, patterns) must be free.
-fn claim_stem(folder: &str, stem: &str, hash: &str, taken: &mut HashSet<String>, disk: &dyn Occupant) -> String {
-    let tagged = format!("{stem}_{}", &hash[..hash.len().min(8)]);
-    for candidate in [stem, tagged.as_str()] {
-        let mid = format!("{folder}/{candidate}.mid");
-        let free_here = !taken.contains(&mid.to_lowercase());
-        // A `.mid` at the path with our bytes is ours from an interrupted export: adopt it, and
-        // the patterns beside it with it.
-        let usable = match disk.at(&mid, hash) {
-            Some(true) => true,
-            Some(false) => false,
-            None => patterns_free(folder, candidate, taken, disk),
-        };
-        if free_here && usable {
-            taken.insert(mid.to_lowercase());
-            return candidate.to_string();
-        }
+/// Every name a stem makes in `folder`: the `.mid` and its patterns (one, or `-01`..`-NN`).
+pub fn names_of(folder: &str, stem: &str, patterns: usize) -> Vec<String> {
+    let mut v = vec![format!("{folder}/{stem}.mid")];
+    if patterns > 0 {
+        v.push(format!("{folder}/{stem}.mpcpattern"));
     }
-    // Both taken (a user file named like our hash-tagged one): count up, still deterministic.
-    (2..)
-        .map(|n| format!("{tagged}_{n}"))
-        .find(|c| {
-            let mid = format!("{folder}/{c}.mid");
-            !taken.contains(&mid.to_lowercase()) && disk.at(&mid, hash) != Some(false)
-        })
-        .inspect(|c| {
-            taken.insert(format!("{folder}/{c}.mid").to_lowercase());
-        })
-        .unwrap_or(tagged)
+    v.extend((1..=patterns).filter(|_| patterns > 1).map(|i| format!("{folder}/{stem}-{i:02}.mpcpattern")));
+    v
 }
 
-/// Pattern names are not compared by content (we cannot tell a user's pattern from ours without
-/// converting); one that exists and is not in our index makes the stem taken.
-fn patterns_free(folder: &str, stem: &str, taken: &HashSet<String>, disk: &dyn Occupant) -> bool {
-    let single = format!("{folder}/{stem}.mpcpattern");
-    let first = format!("{folder}/{stem}-01.mpcpattern");
-    [single, first].iter().all(|p| !taken.contains(&p.to_lowercase()) && disk.at(p, "").is_none())
+/// A free stem in `folder`, and whether it is adopted (an interrupted export's `.mid` with our
+/// bytes is there). Free means: none of its names is taken in this plan or by the index, and
+/// none exists on the drive, unless adopted (then its patterns are that run's too).
+fn claim_stem(
+    folder: &str,
+    stem: &str,
+    hash: &str,
+    patterns: usize,
+    taken: &mut HashSet<String>,
+    disk: &dyn Occupant,
+) -> (String, bool) {
+    let tagged = format!("{stem}_{}", &hash[..hash.len().min(8)]);
+    let candidates = [stem.to_string(), tagged.clone()].into_iter().chain((2..100).map(|n| format!("{tagged}_{n}")));
+    for candidate in candidates {
+        let names = names_of(folder, &candidate, patterns);
+        if names.iter().any(|n| taken.contains(&fold(n))) {
+            continue;
+        }
+        let adopted = match disk.at(&names[0], hash) {
+            Some(true) => true,
+            Some(false) => continue,
+            None if names[1..].iter().any(|n| disk.at(n, "").is_some()) => continue,
+            None => false,
+        };
+        taken.extend(names.iter().map(|n| fold(n)));
+        return (candidate, adopted);
+    }
+    // 100 names of one stem in one folder all taken: the full hash is unique to the content.
+    let last = format!("{stem}_{hash}");
+    taken.extend(names_of(folder, &last, patterns).iter().map(|n| fold(n)));
+    (last, false)
 }
 
 fn claim_progression(f: &FileInfo, stem: &str, taken: &mut HashSet<String>, disk: &dyn Occupant) -> String {
     let category = key_short(f).unwrap_or_else(|| "Chords".to_string());
     let hash8 = &f.hash[..f.hash.len().min(8)];
-    for name in [stem.to_string(), format!("{hash8} {stem}")] {
+    for name in [stem.to_string(), format!("{hash8} {stem}"), f.hash.clone()] {
         let path = format!("{}/{}", progression::FOLDER, progression::file_name(&category, &name));
-        if !taken.contains(&path.to_lowercase()) && disk.at(&path, "").is_none() {
-            taken.insert(path.to_lowercase());
+        if !taken.contains(&fold(&path)) && disk.at(&path, "").is_none() {
+            taken.insert(fold(&path));
             return path;
         }
     }
-    let path = format!("{}/{}", progression::FOLDER, progression::file_name(&category, &f.hash));
-    taken.insert(path.to_lowercase());
+    let path = format!("{}/{}", progression::FOLDER, progression::file_name("x", &f.hash));
+    taken.insert(fold(&path));
     path
 }
 
@@ -652,12 +730,82 @@ mod tests {
     }
 
     #[test]
+    fn pattern_names_are_reserved_with_their_mid() {
+        // A has three parts (`G-01..03.mpcpattern`); B is named `G-02`: its `.mid` and pattern
+        // must not land on A's second pattern.
+        let mut a = file("aaaaaaaa", "G.mid", "bass");
+        a.parts = (0..3).map(|t| PartInfo { track: t, channel: 1, notes: 5, ..Default::default() }).collect();
+        let b = file("bbbbbbbb", "G-02.mpcpattern.mid", "bass");
+        let mut b2 = b.clone();
+        b2.sources[0].clean_name = Some("G-02.mid".into());
+        let p = plan(Path::new("/d"), Target::Mpc, vec![a, b2], None, None, &Empty);
+        let mut all: Vec<String> = Vec::new();
+        for e in &p.entries {
+            all.extend(names_of(&e.folder, &e.stem, e.expected_patterns()).iter().map(|n| fold(n)));
+        }
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "{all:?}");
+        // A user's pattern beside a wanted name makes the name taken.
+        let user = Files([("MPC_Documents/SAMPLES/Bass/Solo.mpcpattern".to_string(), false)].into());
+        let p = plan(Path::new("/d"), Target::Mpc, vec![file("cccccccc", "Solo.mid", "bass")], None, None, &user);
+        assert_eq!(p.entries[0].stem, "Solo_cccccccc");
+    }
+
+    #[test]
+    fn names_compare_as_exfat_does() {
+        assert_eq!(fold("Kırmızı.mid"), fold("KIRMIZI.MID"));
+        assert_eq!(fold("Straße"), "STRAßE", "no one-to-many mapping");
+        let a = file("aaaaaaaa", "Kırmızı.mid", "bass");
+        let b = file("bbbbbbbb", "kirmizi.mid", "bass");
+        let p = plan(Path::new("/d"), Target::Mpc, vec![a, b], None, None, &Empty);
+        assert_eq!(p.entries[1].stem, "kirmizi_bbbbbbbb");
+    }
+
+    #[test]
+    fn index_paths_outside_our_folders_are_not_trusted() {
+        for bad in
+            ["../../etc/x.mid", "/etc/x.mid", "MPC_Documents/../x.mid", "Elsewhere/x.mid", "MPC_Documents/a/x.txt"]
+        {
+            assert!(!safe_rel(bad, ".mid"), "{bad}");
+        }
+        assert!(safe_rel("MPC_Documents/SAMPLES/Bass/x.mid", ".mid"));
+        let f = file("aaaaaaaa", "x.mid", "bass");
+        let index = Index {
+            files: vec![IndexEntry { hash: f.hash.clone(), mid: "../../home/u/x.mid".into(), ..Default::default() }],
+            ..Default::default()
+        };
+        let p = plan(Path::new("/d"), Target::Mpc, vec![f], Some(&index), None, &Empty);
+        assert_eq!(p.entries[0].mid_path(), "MPC_Documents/SAMPLES/Bass/x.mid");
+        assert!(!p.entries[0].ours);
+    }
+
+    #[test]
+    fn a_folder_full_from_an_earlier_export_shards_the_new_files() {
+        let index = Index {
+            files: (0..FOLDER_MAX)
+                .map(|i| IndexEntry {
+                    hash: format!("{i:032x}"),
+                    mid: format!("MPC_Documents/SAMPLES/Bass/b{i}.mid"),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut f = file("ffffffff", "new.mid", "bass");
+        f.bpm = Some(100.0);
+        let p = plan(Path::new("/d"), Target::Mpc, vec![f], Some(&index), None, &Empty);
+        assert_eq!(p.entries[0].folder, "MPC_Documents/SAMPLES/Bass/100-109bpm");
+    }
+
+    #[test]
     fn long_names_fit_the_path_budget() {
         let long = "x".repeat(300);
         let f = file("dddddddd", &format!("{long}.mid"), "bass");
         let p = plan(Path::new("/d"), Target::Mpc, vec![f], None, None, &Empty);
         let e = &p.entries[0];
-        for path in [e.mid_path(), e.pattern_path(64, 64)] {
+        for path in [e.mid_path(), e.pattern_path(9999, 9999)] {
             assert!(units(&path) <= PATH_MAX_UNITS, "{path}");
             assert!(path.split('/').all(|c| units(c) <= COMPONENT_MAX_UNITS), "{path}");
         }

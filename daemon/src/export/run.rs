@@ -12,6 +12,7 @@
 //! a drive file edited in place would change the object the catalog names.
 
 use std::io::{Read, Write};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -65,11 +66,32 @@ pub fn select(catalog: &Path, hide_dupes: bool) -> Result<Vec<FileInfo>, Catalog
 /// Reads the catalog and the drive and decides every path; writes nothing.
 pub fn make_plan(catalog: &Path, objects: &ObjectStore, req: &Request) -> Result<Plan, ExportError> {
     let files = select(catalog, req.hide_dupes)?;
-    let previous = Index::read(&req.to);
+    let previous = previous_with_pending(&req.to);
     let object = |hash: &str| from_hex(hash).map(|id| objects.path_of(&id));
     let disk = OnDisk { root: &req.to, object: &object };
     Ok(plan::plan(&req.to, req.target, files, previous.as_ref(), req.rename.as_ref(), &disk))
 }
+
+/// The drive's index, with the pending list of a run that was cut short appended: its paths are
+/// ours (files found there are that run's, adopted, not a user's), so its names stay put.
+fn previous_with_pending(root: &Path) -> Option<Index> {
+    let index = Index::read(root);
+    let pending = Index::read_named(root, PENDING);
+    match (index, pending) {
+        (Some(mut i), Some(p)) => {
+            i.files.extend(p.files);
+            Some(i)
+        }
+        (i, p) => i.or(p),
+    }
+}
+
+/// Written (durably) before the first file, removed after the index: the new names this run
+/// claims, so a crash between cannot make them look like a user's files.
+const PENDING: &str = ".midid-pending.json";
+/// Held (flock) for the whole write: two exports onto one drive would trip over each other's
+/// temp files and indexes.
+const LOCK: &str = ".midid-export.lock";
 
 /// One exported file's outputs, for the index.
 struct Done {
@@ -88,14 +110,17 @@ pub fn execute(
     stop: &AtomicBool,
 ) -> Result<usize, ExportError> {
     std::fs::create_dir_all(&plan.root).map_err(io("creating", &plan.root))?;
+    let _lock = lock_drive(&plan.root)?;
     for folder in plan.folders() {
         let dir = plan.root.join(&folder);
         std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
     }
+    write_pending(plan)?;
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<Done>> = Mutex::new(Vec::with_capacity(plan.entries.len()));
     let failed = AtomicUsize::new(0);
-    std::thread::scope(|s| {
+    let started = std::thread::scope(|s| {
+        let mut started = 0;
         for w in 0..workers.max(1) {
             let (next, done, failed) = (&next, &done, &failed);
             let spawned = std::thread::Builder::new().name(format!("export-{w}")).spawn_scoped(s, move || {
@@ -107,7 +132,12 @@ pub fn execute(
                     }
                     let at = next.fetch_add(1, Ordering::Relaxed);
                     let Some(e) = plan.entries.get(at) else { break };
-                    match export_one(plan, e, objects, job, &mut arena) {
+                    // The converters read catalogued bytes, but a panic in them must cost one
+                    // file, not the job (which would then never end).
+                    let one =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| export_one(plan, e, objects, job, &mut arena)))
+                            .unwrap_or_else(|_| Err("the converter panicked (a bug; the file is left out)".into()));
+                    match one {
                         Ok(entry) => mine.push(Done { at, entry }),
                         Err(why) => {
                             tracing::warn!(hash = %e.file.hash, "export of {} failed: {why}", e.mid_path());
@@ -119,19 +149,76 @@ pub fn execute(
                 }
                 done.lock().extend(mine);
             });
-            if let Err(e) = spawned {
-                tracing::warn!("starting export worker {w}: {e}");
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::warn!("starting export worker {w}: {e}"),
             }
         }
+        started
     });
     if stop.load(Ordering::Relaxed) || !job.is_live() {
         return Err(ExportError::Stopped);
+    }
+    if started == 0 {
+        return Err(ExportError::Io {
+            op: "starting export workers for",
+            path: plan.root.clone(),
+            source: std::io::Error::other("no thread could be started"),
+        });
     }
     let mut done = done.into_inner();
     done.sort_by_key(|d| d.at);
     sync_drive(&plan.root)?;
     write_index(plan, done.into_iter().map(|d| d.entry).collect())?;
+    let pending = plan.root.join(PENDING);
+    std::fs::remove_file(&pending).map_err(io("removing", &pending))?;
     Ok(failed.into_inner())
+}
+
+fn lock_drive(root: &Path) -> Result<std::fs::File, ExportError> {
+    use std::os::fd::AsRawFd;
+    let path = root.join(LOCK);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io("opening", &path))?;
+    // SAFETY: a valid open descriptor; the lock goes with the file when it is dropped.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(ExportError::Io {
+            op: "locking",
+            path,
+            source: std::io::Error::other("another export is writing to this drive"),
+        });
+    }
+    Ok(f)
+}
+
+/// The pending list: every new entry's claimed names (all pattern names it reserved).
+fn write_pending(plan: &Plan) -> Result<(), ExportError> {
+    let files = plan
+        .entries
+        .iter()
+        .filter(|e| e.unchanged.is_none() && !e.ours)
+        .map(|e| {
+            let mut names = plan::names_of(&e.folder, &e.stem, e.expected_patterns());
+            let mid = names.remove(0);
+            IndexEntry {
+                hash: e.file.hash.clone(),
+                mid,
+                patterns: names,
+                progression: e.progression.clone(),
+                device_loads: true,
+                ..IndexEntry::default()
+            }
+        })
+        .collect();
+    let pending =
+        Index { version: 1, target: plan.profile.target.as_str().into(), generated: crate::job::now_rfc3339(), files };
+    let path = plan.root.join(PENDING);
+    let text = serde_json::to_vec(&pending).map_err(|source| ExportError::Index { path: path.clone(), source })?;
+    durable_write(&path, &text)
 }
 
 fn export_one(
@@ -150,8 +237,9 @@ fn export_one(
     let id = from_hex(&e.file.hash).ok_or("the catalog row's hash is not hex")?;
     let object = objects.path_of(&id);
     let mid = e.mid_path();
-    copy_atomic(&object, &plan.root.join(&mid)).map_err(|err| format!("copying {}: {err}", object.display()))?;
-    Counters::add(&job.counters.written, 1);
+    let out = Output { root: &plan.root, ours: e.ours, job };
+    out.put(&mid, |tmp| std::fs::copy(&object, tmp).map(|_| ()))
+        .map_err(|err| format!("copying {} to {mid}: {err}", object.display()))?;
     if e.convert.is_err() {
         return Ok(entry);
     }
@@ -166,23 +254,81 @@ fn export_one(
     let n = patterns.len();
     for (i, p) in patterns.iter().enumerate() {
         let rel = e.pattern_path(i + 1, n);
-        write_atomic(&plan.root.join(&rel), p.json.as_bytes()).map_err(|err| format!("writing {rel}: {err}"))?;
+        out.put(&rel, |tmp| std::fs::write(tmp, p.json.as_bytes())).map_err(|err| format!("writing {rel}: {err}"))?;
         entry.patterns.push(rel);
     }
-    Counters::add(&job.counters.written, n as u64);
     if let Some(rel) = &e.progression {
         let drums: Vec<(u16, u8)> =
             e.file.parts.iter().filter(|p| p.drums).map(|p| (p.track, p.channel.saturating_sub(1))).collect();
         let display = e.stem.replace('_', " ");
         let text = progression::progression(&score, &drums, e.file.key_tonic, e.file.key_mode.as_deref(), &display);
         if let Some(text) = text {
-            write_atomic(&plan.root.join(rel), text.as_bytes()).map_err(|err| format!("writing {rel}: {err}"))?;
+            out.put(rel, |tmp| std::fs::write(tmp, text.as_bytes())).map_err(|err| format!("writing {rel}: {err}"))?;
             entry.progression = Some(rel.clone());
-            Counters::add(&job.counters.written, 1);
         }
     }
     Counters::add(&job.counters.analyzed, 1);
     Ok(entry)
+}
+
+/// Where one entry's files land.
+struct Output<'a> {
+    root: &'a Path,
+    /// The paths are ours: a file already there is that earlier run's, left as it is.
+    ours: bool,
+    job: &'a Job,
+}
+
+impl Output<'_> {
+    /// Writes `rel` through a temp file and a rename that refuses to replace: a file that is
+    /// there is never overwritten. Ours already there counts as unchanged; any other is an error
+    /// (the plan saw the name free, so someone put it there since).
+    fn put(&self, rel: &str, fill: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
+        let dest = self.root.join(rel);
+        if self.ours && std::fs::symlink_metadata(&dest).is_ok() {
+            Counters::add(&self.job.counters.unchanged, 1);
+            return Ok(());
+        }
+        let tmp = temp_of(&dest);
+        let res = fill(&tmp).and_then(|()| rename_noreplace(&tmp, &dest));
+        match res {
+            Ok(()) => {
+                Counters::add(&self.job.counters.written, 1);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    return Err(std::io::Error::new(e.kind(), format!("{rel} appeared on the drive; not overwritten")));
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `renameat2(RENAME_NOREPLACE)` (ext4, XFS, Btrfs, exFAT, vfat have it); where the filesystem
+/// refuses the flag, a look first (racy only against someone writing the drive meanwhile).
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: two valid NUL-terminated paths for the call's duration.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, f.as_ptr(), libc::AT_FDCWD, t.as_ptr(), libc::RENAME_NOREPLACE) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            if std::fs::symlink_metadata(to).is_ok() {
+                return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+            }
+            std::fs::rename(from, to)
+        }
+        _ => Err(err),
+    }
 }
 
 fn index_entry(plan: &Plan, e: &Entry) -> IndexEntry {
@@ -225,25 +371,6 @@ fn temp_of(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.midid-tmp"))
 }
 
-fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_of(dest);
-    let res =
-        std::fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes)).and_then(|()| std::fs::rename(&tmp, dest));
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
-}
-
-fn copy_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
-    let tmp = temp_of(dest);
-    let res = std::fs::copy(src, &tmp).and_then(|_| std::fs::rename(&tmp, dest));
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
-}
-
 fn sync_drive(root: &Path) -> Result<(), ExportError> {
     use std::os::fd::AsRawFd;
     let dir = std::fs::File::open(root).map_err(io("opening", root))?;
@@ -262,9 +389,11 @@ fn sync_drive(root: &Path) -> Result<(), ExportError> {
 /// The index: this run's files, plus what the previous index listed that this selection did not
 /// touch (an export of a query must not make the drive forget the rest). JSON, then CSV.
 fn write_index(plan: &Plan, mut files: Vec<IndexEntry>) -> Result<(), ExportError> {
+    // Entries of the old index this run did not write (not selected, or failed now) stay listed:
+    // their files are on the drive and their names must stay taken.
     if let Some(prev) = Index::read(&plan.root) {
-        let here: std::collections::HashSet<&str> = plan.entries.iter().map(|e| e.file.hash.as_str()).collect();
-        files.extend(prev.files.into_iter().filter(|f| !here.contains(f.hash.as_str())));
+        let here: std::collections::HashSet<String> = files.iter().map(|f| f.hash.clone()).collect();
+        files.extend(prev.files.into_iter().filter(|f| !here.contains(&f.hash)));
     }
     let index = Index {
         version: 1,
