@@ -7,9 +7,11 @@
 //! run cut anywhere leaves whole files and the previous index; the next run adopts the `.mid`
 //! files it finds with its own bytes (`plan.rs`) and writes the rest.
 //!
-//! The `.mid` copy goes through `std::fs::copy`, which is `copy_file_range` on Linux: a reflink
-//! on filesystems that share extents (XFS, Btrfs), an in-kernel copy elsewhere. No hard links:
-//! a drive file edited in place would change the object the catalog names.
+//! A converted file's `.mid` is written from the bytes read for the conversion (one open of the
+//! object, not two: MIDI files are kilobytes). A copy-only file goes through `std::fs::copy`,
+//! which is `copy_file_range` on Linux: a reflink on filesystems that share extents (XFS, Btrfs),
+//! an in-kernel copy elsewhere. No hard links: a drive file edited in place would change the
+//! object the catalog names.
 
 use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
@@ -238,13 +240,16 @@ fn export_one(
     let object = objects.path_of(&id);
     let mid = e.mid_path();
     let out = Output { root: &plan.root, ours: e.ours, job };
-    out.put(&mid, |tmp| std::fs::copy(&object, tmp).map(|_| ()))
-        .map_err(|err| format!("copying {} to {mid}: {err}", object.display()))?;
     if e.convert.is_err() {
+        out.put(&mid, |tmp| std::fs::copy(&object, tmp).map(|_| ()))
+            .map_err(|err| format!("copying {} to {mid}: {err}", object.display()))?;
         return Ok(entry);
     }
+    // Converted files are read anyway: their `.mid` is written from those bytes (a MIDI file
+    // is kilobytes; a second open of the object costs more than the copy).
     let bytes = read_capped(&object).map_err(|err| format!("reading {}: {err}", object.display()))?;
     Counters::add(&job.counters.read, 1);
+    out.put(&mid, |tmp| std::fs::write(tmp, &bytes)).map_err(|err| format!("writing {mid}: {err}"))?;
     arena.reset();
     let Some(score) = crate::analysis::score::gather(&bytes, arena) else {
         entry.copy_only = Some("no track could be read".into());
