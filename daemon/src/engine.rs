@@ -274,9 +274,7 @@ impl Engine {
             req,
             self.shards,
             Arc::clone(&self.stop),
-            move |job| {
-                let _ = writer.send(WriterMsg::JobRow(Arc::clone(job)));
-            },
+            writer,
         )
         .map_err(|source| EngineError::Path { path: PathBuf::from("(export thread)"), source })?;
         let mut d = self.discoveries.lock();

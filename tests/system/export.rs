@@ -10,7 +10,7 @@ use midid::export::{mpcpattern, progression};
 use midid::gen::{generate, GenSpec};
 use serde_json::Value;
 
-use crate::harness::{path_str, Dir};
+use crate::harness::{count, path_str, Dir};
 
 /// Every file under `root` with its modification time.
 fn files(root: &Path) -> BTreeMap<String, SystemTime> {
@@ -75,6 +75,9 @@ fn a_library_exports_in_the_device_formats_and_a_second_run_writes_nothing() {
         "all but the index and the user's two"
     );
     assert_eq!(std::fs::read_to_string(drive.join("MPC_Documents/SAMPLES/Bass/mine.mid")).unwrap(), "not ours");
+    // The catalog knows what went where (DESIGN section 4, `exports`) once the job reads done.
+    let recorded = count(&dir.catalog(), "SELECT count(*) FROM exports WHERE target = 'mpc'");
+    assert_eq!(recorded as u64, job["counts"]["written"].as_u64().unwrap());
 
     let index: Value = serde_json::from_str(&std::fs::read_to_string(drive.join("midid-index.json")).unwrap()).unwrap();
     let listed = index["files"].as_array().unwrap();

@@ -102,6 +102,12 @@ pub enum WriterMsg {
     JobRow(Arc<Job>),
     /// Replies once everything sent before it is committed.
     Barrier(crossbeam_channel::Sender<()>),
+    /// The files an export job wrote or found written: (absolute path, content).
+    Exports {
+        job: u64,
+        target: String,
+        files: Vec<(String, ContentId)>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

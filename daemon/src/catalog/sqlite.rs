@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../../migrations/sqlite/0002_archives.sql")),
     (3, include_str!("../../../migrations/sqlite/0003_analysis.sql")),
     (4, include_str!("../../../migrations/sqlite/0004_library.sql")),
+    (5, include_str!("../../../migrations/sqlite/0005_exports.sql")),
 ];
 
 fn sq<'a>(op: &'static str, path: &'a Path) -> impl Fn(rusqlite::Error) -> CatalogError + 'a {
@@ -335,6 +336,26 @@ pub fn upsert_reject(conn: &Connection, job: u64, path: &str, reason: &str, deta
     )?
     .execute(params![job as i64, path, reason, detail])?;
     Ok(())
+}
+
+/// An export's files: (absolute path on the drive, content). The latest export of a path wins.
+pub fn upsert_exports(
+    conn: &Connection,
+    job: u64,
+    target: &str,
+    files: &[(String, ContentId)],
+) -> rusqlite::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO exports (dest, job, target, hash) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (dest) DO UPDATE SET job = excluded.job, target = excluded.target, hash = excluded.hash",
+        )?;
+        for (path, id) in files {
+            stmt.execute(params![path, job as i64, target, &id[..]])?;
+        }
+    }
+    tx.commit()
 }
 
 pub fn upsert_job(conn: &Connection, job: &Job) -> rusqlite::Result<()> {

@@ -70,9 +70,15 @@ impl Writer {
     }
 
     fn commit_group(&mut self, group: Group) {
-        let Group { rows, job_rows, barriers } = group;
+        let Group { rows, job_rows, barriers, exports } = group;
         if !rows.is_empty() {
             self.commit_rows(rows);
+        }
+        // Before the job rows, so a job row never says more than the catalog holds.
+        for (job, target, files) in exports {
+            if let Err(e) = sqlite::upsert_exports(&self.conn, job, &target, &files) {
+                tracing::error!(job, "recording export files in {}: {e}", self.path.display());
+            }
         }
         for j in job_rows {
             if let Err(e) = sqlite::upsert_job(&self.conn, &j) {
@@ -259,6 +265,7 @@ struct Group {
     rows: Vec<Row>,
     job_rows: Vec<Arc<Job>>,
     barriers: Vec<crossbeam_channel::Sender<()>>,
+    exports: Vec<(u64, String, Vec<(String, ContentId)>)>,
 }
 
 impl Group {
@@ -267,6 +274,7 @@ impl Group {
             WriterMsg::Batch(b) => self.rows.extend(b.rows),
             WriterMsg::JobRow(j) => self.job_rows.push(j),
             WriterMsg::Barrier(tx) => self.barriers.push(tx),
+            WriterMsg::Exports { job, target, files } => self.exports.push((job, target, files)),
         }
     }
 }

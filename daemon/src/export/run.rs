@@ -26,8 +26,8 @@ use parking_lot::Mutex;
 use super::plan::{self, Entry, Index, IndexEntry, OnDisk, Plan, Target, INDEX_CSV, INDEX_JSON};
 use super::{mpcpattern, progression};
 use crate::catalog::query::Reader;
-use crate::catalog::CatalogError;
-use crate::dedupe::from_hex;
+use crate::catalog::{CatalogError, WriterMsg};
+use crate::dedupe::{from_hex, ContentId};
 use crate::job::{Counters, Job};
 use crate::library::rename::Template;
 use crate::objects::ObjectStore;
@@ -110,7 +110,7 @@ pub fn execute(
     job: &Job,
     workers: usize,
     stop: &AtomicBool,
-) -> Result<usize, ExportError> {
+) -> Result<(usize, Vec<(String, ContentId)>), ExportError> {
     std::fs::create_dir_all(&plan.root).map_err(io("creating", &plan.root))?;
     let _lock = lock_drive(&plan.root)?;
     for folder in plan.folders() {
@@ -170,11 +170,20 @@ pub fn execute(
     }
     let mut done = done.into_inner();
     done.sort_by_key(|d| d.at);
+    let entries: Vec<IndexEntry> = done.into_iter().map(|d| d.entry).collect();
+    // What the catalog's `exports` table records: every file of every entry, by absolute path.
+    let mut files = Vec::new();
+    for e in &entries {
+        let Some(id) = from_hex(&e.hash) else { continue };
+        for rel in std::iter::once(&e.mid).chain(&e.patterns).chain(&e.progression) {
+            files.push((plan.root.join(rel).to_string_lossy().into_owned(), id));
+        }
+    }
     sync_drive(&plan.root)?;
-    write_index(plan, done.into_iter().map(|d| d.entry).collect())?;
+    write_index(plan, entries)?;
     let pending = plan.root.join(PENDING);
     std::fs::remove_file(&pending).map_err(io("removing", &pending))?;
-    Ok(failed.into_inner())
+    Ok((failed.into_inner(), files))
 }
 
 fn lock_drive(root: &Path) -> Result<std::fs::File, ExportError> {
@@ -479,16 +488,29 @@ pub fn spawn(
     req: Request,
     workers: usize,
     stop: Arc<AtomicBool>,
-    on_end: impl FnOnce(&Arc<Job>) + Send + 'static,
+    writer: crossbeam_channel::Sender<WriterMsg>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(format!("export-job-{}", job.id)).spawn(move || {
+        let mut recorded = Vec::new();
         let result = make_plan(&catalog, &objects, &req).and_then(|plan| {
             Counters::add(&job.counters.discovered, plan.entries.len() as u64);
             job.set_discovery_done();
             tracing::info!(job = job.id, files = plan.entries.len(), to = %req.to.display(), "export planned");
-            execute(&plan, &objects, &job, workers, &stop)
+            let (failed, files) = execute(&plan, &objects, &job, workers, &stop)?;
+            recorded = files;
+            Ok(failed)
         });
         use midictl::protocol::JobState;
+        // The files go into the catalog before the job reads done: a client that sees `done`
+        // finds them in `exports`.
+        if !recorded.is_empty() {
+            let target = req.target.as_str().to_string();
+            let _ = writer.send(WriterMsg::Exports { job: job.id, target, files: recorded });
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            if writer.send(WriterMsg::Barrier(tx)).is_ok() {
+                let _ = rx.recv_timeout(std::time::Duration::from_secs(600));
+            }
+        }
         match result {
             Ok(0) => {
                 job.finish(JobState::Done, None);
@@ -510,6 +532,6 @@ pub fn spawn(
                 job.finish(JobState::Failed, Some(e.to_string()));
             }
         }
-        on_end(&job);
+        let _ = writer.send(WriterMsg::JobRow(Arc::clone(&job)));
     })
 }
