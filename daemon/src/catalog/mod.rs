@@ -102,13 +102,16 @@ pub enum WriterMsg {
     JobRow(Arc<Job>),
     /// Replies once everything sent before it is committed.
     Barrier(crossbeam_channel::Sender<()>),
-    /// The files an export job wrote or found written: (absolute path, content).
+    /// The files an export job wrote or found written.
     Exports {
         job: u64,
         target: String,
-        files: Vec<(String, ContentId)>,
+        files: Vec<ExportedFile>,
     },
 }
+
+/// One file on a drive: its absolute path and the content it holds.
+pub type ExportedFile = (String, ContentId);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {

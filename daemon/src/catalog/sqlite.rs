@@ -343,7 +343,7 @@ pub fn upsert_exports(
     conn: &Connection,
     job: u64,
     target: &str,
-    files: &[(String, ContentId)],
+    files: &[crate::catalog::ExportedFile],
 ) -> rusqlite::Result<()> {
     let tx = conn.unchecked_transaction()?;
     {

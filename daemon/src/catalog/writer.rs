@@ -265,7 +265,7 @@ struct Group {
     rows: Vec<Row>,
     job_rows: Vec<Arc<Job>>,
     barriers: Vec<crossbeam_channel::Sender<()>>,
-    exports: Vec<(u64, String, Vec<(String, ContentId)>)>,
+    exports: Vec<(u64, String, Vec<super::ExportedFile>)>,
 }
 
 impl Group {
