@@ -176,12 +176,18 @@ pub struct DupesArgs {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Terms such as `key:Am`, `bpm:120..128`, `role:bass`, `tag:trap`, `name:kick`.
+    /// Terms, all of which must hold: `key:Am` `key:"F# minor"` `bpm:120..128` `bpm:>140`
+    /// `bars:4` `role:bass` `drum:kick` `tag:trap` `name:kick` `loop:yes` `dupes:hide`; a leading
+    /// `-` negates one (`-drum:kick`).
     #[arg(value_name = "QUERY")]
     pub query: Vec<String>,
     /// At most this many files.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+    /// Order by bpm, key, bars, notes, duration, size or name (`-bpm`: descending); default:
+    /// import order.
+    #[arg(long, value_name = "FIELD", allow_hyphen_values = true)]
+    pub sort: Option<String>,
     #[command(flatten)]
     pub json: JsonArg,
 }
@@ -194,8 +200,7 @@ pub struct ExportArgs {
     /// The drive's root (the SD card or SSD mount point); relative paths are resolved here.
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
-    /// Search terms selecting what is exported (everything by default); `dupes:hide` exports one
-    /// file per group of the same notes.
+    /// Search terms selecting what is exported (everything by default), as for `search`.
     #[arg(value_name = "QUERY")]
     pub query: Vec<String>,
     /// Name files by a template (`--rename='{role}/{bpm}bpm_{name}'`), or by the daemon's
@@ -315,6 +320,34 @@ fn error_message(err: &anyhow::Error) -> String {
     message
 }
 
+/// A negated query term (`-drum:kick`) looks like a short flag to clap, and letting the query
+/// take hyphen values would swallow `--limit` after it. No flag of ours has a `:`, so a single-dash
+/// word with one (`-field:value`) is rewritten to the language's other spelling of a negation,
+/// `!field:value`, before clap sees it.
+fn negations_as_terms<I, T>(args: I) -> Vec<OsString>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut after_dashes = false;
+    args.into_iter()
+        .map(|a| {
+            let a: OsString = a.into();
+            match a.to_str() {
+                // After `--` every word is an operand, spelled as given.
+                Some("--") => {
+                    after_dashes = true;
+                    a
+                }
+                Some(s) if !after_dashes && s.starts_with('-') && !s.starts_with("--") && s.contains(':') => {
+                    OsString::from(format!("!{}", &s[1..]))
+                }
+                _ => a,
+            }
+        })
+        .collect()
+}
+
 /// Runs `midictl` with the process arguments and returns its exit code.
 pub fn run() -> i32 {
     run_from(std::env::args_os())
@@ -325,7 +358,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(negations_as_terms(args)) {
         Ok(cli) => cli,
         Err(err) => {
             // clap prints help and version on stdout with code 0, usage errors on stderr with 2.
@@ -365,7 +398,19 @@ mod tests {
     use midictl::protocol::FrameError;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("midictl").chain(args.iter().copied()))
+        Cli::try_parse_from(negations_as_terms(std::iter::once("midictl").chain(args.iter().copied())))
+    }
+
+    #[test]
+    fn negated_terms_are_terms_not_flags() {
+        match parse(&["search", "-drum:kick", "role:bass", "--limit", "5", "--sort", "-bpm"]).unwrap().command {
+            Command::Search(a) => {
+                assert_eq!(a.query, vec!["!drum:kick", "role:bass"]);
+                assert_eq!(a.limit, Some(5));
+                assert_eq!(a.sort.as_deref(), Some("-bpm"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub enum Request {
     Search {
         query: Vec<String>,
         limit: Option<u64>,
+        /// `bpm`, `key`, `bars`, `notes`, `duration`, `size` or `name`; `-` first for descending.
+        #[serde(default)]
+        sort: Option<String>,
     },
     /// What a rename template makes of the catalogued files' names (nothing is renamed: the
     /// names materialize only on export).

@@ -212,8 +212,7 @@ impl Engine {
     }
 
     /// The export request a client's fields make: the target, an absolute drive path, the query
-    /// terms (`dupes:hide` is the one understood until the query language lands) and the
-    /// template, when renaming.
+    /// (`catalog/lang.rs`) and the template, when renaming.
     pub fn export_request(
         &self,
         target: &str,
@@ -228,18 +227,8 @@ impl Engine {
         if !to.starts_with('/') {
             return Err(EngineError::BadRequest(format!("export path must be absolute: {to}")));
         }
-        let mut hide_dupes = false;
-        for term in query {
-            match term.as_str() {
-                "dupes:hide" => hide_dupes = true,
-                "dupes:show" => hide_dupes = false,
-                other => {
-                    return Err(EngineError::BadRequest(format!(
-                        "query term {other:?} is not supported yet (only dupes:hide); export without it"
-                    )))
-                }
-            }
-        }
+        let query =
+            crate::catalog::lang::Query::parse(query, None).map_err(|e| EngineError::BadRequest(e.to_string()))?;
         let rename = match (template, rename || self.rename) {
             (Some(t), _) => Some(t),
             (None, true) => Some(self.rename_template.as_str()),
@@ -249,7 +238,7 @@ impl Engine {
             .map(crate::library::rename::Template::parse)
             .transpose()
             .map_err(|e| EngineError::BadRequest(e.to_string()))?;
-        Ok(crate::export::run::Request { target, to: PathBuf::from(to), hide_dupes, rename })
+        Ok(crate::export::run::Request { target, to: PathBuf::from(to), query, rename })
     }
 
     /// What an export would write; reads the catalog and the drive, writes nothing.

@@ -157,7 +157,7 @@ fn export_refuses_a_bad_target_query_or_template() {
     let drive = dir.path("drive");
     let bad = dir.ctl(&["export", "--target", "akai", "--to", path_str(&drive)]);
     assert_eq!(bad.status.code(), Some(2), "a target typo is a usage error");
-    let bad = dir.ctl(&["export", "--target", "mpc", "--to", path_str(&drive), "key:Am"]);
+    let bad = dir.ctl(&["export", "--target", "mpc", "--to", path_str(&drive), "colour:red"]);
     assert_eq!(bad.status.code(), Some(1));
     let bad = dir.ctl(&["export", "--target", "mpc", "--to", path_str(&drive), "--rename={nope}"]);
     assert_eq!(bad.status.code(), Some(1));

@@ -10,3 +10,4 @@ mod import;
 mod library;
 mod lifecycle;
 mod protocol;
+mod query;

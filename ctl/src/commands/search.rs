@@ -13,7 +13,7 @@ const SHORT_HASH: usize = 16;
 
 pub fn run(ctx: &mut Ctx, args: &SearchArgs) -> Result<()> {
     let mut client = ctx.connect()?;
-    let req = Request::Search { query: args.query.clone(), limit: args.limit };
+    let req = Request::Search { query: args.query.clone(), limit: args.limit, sort: args.sort.clone() };
     let files = match request(&mut client, &req)? {
         Response::Files { files } => files,
         other => return Err(unexpected("search", &other)),

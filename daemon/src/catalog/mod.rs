@@ -7,6 +7,7 @@
 //! with one `syncfs` first, and updates job counters only after the commit. Queries use their own
 //! read-only connection (SQLite WAL lets readers run beside the writer).
 
+pub mod lang;
 pub mod query;
 pub mod sqlite;
 pub mod writer;

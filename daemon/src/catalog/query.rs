@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use midictl::protocol::{Counts, DupeGroup, DupeMember, FileInfo, JobInfo, JobState, RejectInfo, SourceInfo};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::lang::Query;
 use super::sqlite;
 use super::CatalogError;
 use crate::dedupe::{from_hex, to_hex};
@@ -42,21 +43,31 @@ impl Reader {
         sqlite::file_count(&self.conn).map_err(self.err("counting files"))
     }
 
-    /// Every catalogued file in import order (the query language comes with a later issue);
-    /// with `hide_dupes`, one file per group of the same notes: the first whole file imported,
-    /// else the first part (a loose loop is shown rather than its copy inside a song).
-    pub fn search(&self, limit: u64, hide_dupes: bool) -> Result<Vec<FileInfo>, CatalogError> {
-        let filter = if hide_dupes {
-            "WHERE fingerprint IS NULL OR notes = 0
-               OR id = (SELECT f2.id FROM files f2 WHERE f2.fingerprint = files.fingerprint AND f2.notes > 0
-                        ORDER BY f2.parent IS NOT NULL, f2.id LIMIT 1)"
-        } else {
-            ""
-        };
-        let sql = format!("SELECT {FILE_COLS} FROM files {filter} ORDER BY id LIMIT ?1");
+    /// The files a query selects (`lang.rs`), in its sort order (import order by default); with
+    /// `dupes:hide`, one file per group of the same notes: the first whole file imported, else
+    /// the first part (a loose loop is shown rather than its copy inside a song).
+    pub fn search(&self, query: &Query, limit: u64) -> Result<Vec<FileInfo>, CatalogError> {
+        let mut conds: Vec<String> = Vec::new();
+        if query.hide_dupes {
+            conds.push(
+                "(fingerprint IS NULL OR notes = 0
+                   OR id = (SELECT f2.id FROM files f2 WHERE f2.fingerprint = files.fingerprint AND f2.notes > 0
+                            ORDER BY f2.parent IS NOT NULL, f2.id LIMIT 1))"
+                    .to_string(),
+            );
+        }
+        let mut params: Vec<rusqlite::types::Value> =
+            vec![rusqlite::types::Value::Integer(limit.min(i64::MAX as u64) as i64)];
+        let (terms, values) = query.sqlite_where(2);
+        if !terms.is_empty() {
+            conds.push(terms);
+            params.extend(values);
+        }
+        let filter = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+        let sql = format!("SELECT {FILE_COLS} FROM files {filter} ORDER BY {} LIMIT ?1", query.sqlite_order());
         let mut stmt = self.conn.prepare(&sql).map_err(self.err("searching"))?;
         let files = stmt
-            .query_map(params![limit.min(i64::MAX as u64) as i64], file_from_row)
+            .query_map(rusqlite::params_from_iter(params), file_from_row)
             .map_err(self.err("searching"))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.err("searching"))?;

@@ -470,7 +470,7 @@ mod tests {
         assert_eq!(version, MIGRATIONS.len() as i64);
         drop(conn);
         let reader = crate::catalog::query::Reader::open(&path).expect("reader");
-        let files = reader.search(10, false).expect("search");
+        let files = reader.search(&crate::catalog::lang::Query::default(), 10).expect("search");
         assert_eq!(files.len(), 1);
         let f = &files[0];
         assert_eq!(f.notes, 3);

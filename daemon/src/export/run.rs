@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 
 use super::plan::{self, Entry, Index, IndexEntry, OnDisk, Plan, Target, INDEX_CSV, INDEX_JSON};
 use super::{mpcpattern, progression};
+use crate::catalog::lang::Query;
 use crate::catalog::query::Reader;
 use crate::catalog::{CatalogError, WriterMsg};
 use crate::dedupe::{from_hex, ContentId};
@@ -56,18 +57,18 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Ex
 pub struct Request {
     pub target: Target,
     pub to: PathBuf,
-    pub hide_dupes: bool,
+    pub query: Query,
     pub rename: Option<Template>,
 }
 
 /// The selection, in catalog order.
-pub fn select(catalog: &Path, hide_dupes: bool) -> Result<Vec<FileInfo>, CatalogError> {
-    Reader::open(catalog)?.search(u64::MAX, hide_dupes)
+pub fn select(catalog: &Path, query: &Query) -> Result<Vec<FileInfo>, CatalogError> {
+    Reader::open(catalog)?.search(query, u64::MAX)
 }
 
 /// Reads the catalog and the drive and decides every path; writes nothing.
 pub fn make_plan(catalog: &Path, objects: &ObjectStore, req: &Request) -> Result<Plan, ExportError> {
-    let files = select(catalog, req.hide_dupes)?;
+    let files = select(catalog, &req.query)?;
     let previous = previous_with_pending(&req.to);
     let object = |hash: &str| from_hex(hash).map(|id| objects.path_of(&id));
     let disk = OnDisk { root: &req.to, object: &object };

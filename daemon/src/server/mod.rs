@@ -177,7 +177,7 @@ impl Server {
             Request::Cancel { job } => commands::cancel::handle(engine, job),
             Request::Rejects { job, limit } => commands::rejects::handle(engine, job, limit),
             Request::Show { hash } => commands::show::handle(engine, &hash),
-            Request::Search { query, limit } => commands::search::handle(engine, &query, limit),
+            Request::Search { query, sort, limit } => commands::search::handle(engine, &query, sort.as_deref(), limit),
             Request::Dupes { tier, limit } => commands::dupes::handle(engine, tier, limit),
             Request::Rename { template, limit } => commands::rename::handle(engine, &template, limit),
             Request::Shutdown => commands::shutdown::handle(&self.shutdown),

@@ -15,7 +15,8 @@ pub fn handle(engine: &Engine, template: &str, limit: Option<u64>) -> Response {
         Ok(t) => t,
         Err(e) => return error(ErrorKind::BadRequest, e.to_string()),
     };
-    match engine.reader().search(limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT), false) {
+    match engine.reader().search(&crate::catalog::lang::Query::default(), limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT))
+    {
         Ok(files) => Response::Renames {
             renames: files
                 .iter()
