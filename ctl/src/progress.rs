@@ -27,6 +27,19 @@ const LINE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The stages with a bar, in pipeline order, as labelled on screen.
 const STAGES: [&str; 5] = ["discovered", "read", "parsed", "analyzed", "cataloged"];
+/// An export job's stages: files planned, converted to patterns, done (written, unchanged or
+/// failed).
+const EXPORT_STAGES: [&str; 3] = ["planned", "converted", "done"];
+
+/// The stage names and values of a job, by its kind; the first is the total being walked.
+fn stages(job: &JobInfo) -> Vec<(&'static str, u64)> {
+    let c = &job.counts;
+    if job.kind == "export" {
+        EXPORT_STAGES.iter().copied().zip([c.discovered, c.analyzed, c.cataloged]).collect()
+    } else {
+        STAGES.iter().copied().zip(stage_values(c)).collect()
+    }
+}
 
 /// A live view of one or more jobs. See the module documentation for the two renderings.
 pub struct Panel {
@@ -164,11 +177,11 @@ impl JobBars {
     /// Builds the group off screen and shows `job` in it before adding it to the panel, so the
     /// first frame already has the job's numbers instead of empty bars.
     fn new(multi: &MultiProgress, job: &JobInfo) -> JobBars {
-        let stages = STAGES
-            .iter()
-            .map(|name| {
+        let stages = stages(job)
+            .into_iter()
+            .map(|(name, _)| {
                 let bar = hidden_bar().with_style(stage_style());
-                bar.set_prefix(*name);
+                bar.set_prefix(name);
                 bar
             })
             .collect();
@@ -185,7 +198,7 @@ impl JobBars {
         self.show_discovered(job);
         let c = &job.counts;
         // The first stage is `discovered`, drawn by `show_discovered`.
-        for (bar, value) in self.stages.iter().zip(stage_values(c)).skip(1) {
+        for (bar, (_, value)) in self.stages.iter().zip(stages(job)).skip(1) {
             // Counters can race ahead of `discovered` (archive contents are found while reading);
             // a bar longer than full would draw garbage, so the length follows the largest value.
             bar.set_length(c.discovered.max(value));
@@ -281,9 +294,9 @@ fn stage_values(c: &Counts) -> [u64; 5] {
 pub fn job_line(job: &JobInfo) -> String {
     let c = &job.counts;
     let mut line = format!("job {} {}:", job.id, job.state.as_str());
-    for (name, value) in STAGES.iter().zip(stage_values(c)) {
+    for (i, (name, value)) in stages(job).into_iter().enumerate() {
         let _ = write!(line, " {name} {value}");
-        if *name == "discovered" && !job.discovery_done && !job.state.is_final() {
+        if i == 0 && !job.discovery_done && !job.state.is_final() {
             // The total is still growing; `+` keeps the line parseable as a number followed by a
             // marker instead of a number that looks final.
             line.push('+');
@@ -625,6 +638,21 @@ mod tests {
         let line = job_line(&j);
         assert!(line.starts_with("job 3 running: discovered 1200+ read 1100 parsed 1000"), "{line}");
         assert!(line.ends_with("files/s 600 eta 3.0s"), "{line}");
+    }
+
+    #[test]
+    fn an_export_job_shows_its_own_stages_and_counts() {
+        let mut j = job(JobState::Done);
+        j.kind = "export".into();
+        j.counts.written = 2400;
+        j.counts.unchanged = 30;
+        let line = job_line(&j);
+        assert!(
+            line.starts_with("job 3 done: planned 1200 converted 900 done 1200 written 2400 unchanged 30"),
+            "{line}"
+        );
+        let text = summary_text(&j);
+        assert!(text.contains("written     2400") && !text.contains("duplicates"), "{text}");
     }
 
     #[test]
