@@ -11,3 +11,4 @@ mod library;
 mod lifecycle;
 mod protocol;
 mod query;
+mod tuning;
