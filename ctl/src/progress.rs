@@ -303,16 +303,7 @@ pub fn job_line(job: &JobInfo) -> String {
         }
     }
     if job.kind == "export" {
-        let _ = write!(
-            line,
-            " written {} unchanged {} failed {} elapsed {} files/s {} eta {}",
-            c.written,
-            c.unchanged,
-            c.rejected,
-            format_duration(job.elapsed_s),
-            format_rate(job_rate(job)),
-            format_eta(job.eta_s),
-        );
+        let _ = write!(line, " {}", export_counts(job, " "));
         return line;
     }
     let _ = write!(
@@ -346,6 +337,20 @@ fn archive_text(c: &crate::protocol::Counts) -> Option<String> {
     ))
 }
 
+/// `written 10 unchanged 2 failed 0 elapsed 1.0s files/s 12 eta ?`, words joined by `sep`.
+fn export_counts(job: &JobInfo, sep: &str) -> String {
+    let c = &job.counts;
+    let words = [
+        format!("written {}", c.written),
+        format!("unchanged {}", c.unchanged),
+        format!("failed {}", c.rejected),
+        format!("elapsed {}", format_duration(job.elapsed_s)),
+        format!("files/s {}", format_rate(job_rate(job))),
+        format!("eta {}", format_eta(job.eta_s)),
+    ];
+    words.join(sep)
+}
+
 fn job_header(job: &JobInfo) -> String {
     let mut header = format!("job {} {} {}", job.id, printable(&job.kind), job.state.as_str());
     if let Some(first) = job.paths.first() {
@@ -360,15 +365,7 @@ fn job_header(job: &JobInfo) -> String {
 fn totals_line(job: &JobInfo) -> String {
     let c = &job.counts;
     if job.kind == "export" {
-        return format!(
-            "  written {}  unchanged {}  failed {}  |  elapsed {}  {} files/s  eta {}",
-            c.written,
-            c.unchanged,
-            c.rejected,
-            format_duration(job.elapsed_s),
-            format_rate(job_rate(job)),
-            format_eta(job.eta_s),
-        );
+        return format!("  {}", export_counts(job, "  "));
     }
     let mut line = format!(
         "  imported {}  duplicates {}  rejected {}  skipped {}  |  elapsed {}  {} files/s  eta {}",

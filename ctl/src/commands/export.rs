@@ -3,10 +3,10 @@
 //! 1 unless it finished `done`); `--dry-run` prints the plan and writes nothing.
 
 use anyhow::{Context, Result};
-use midictl::progress::{printable, Panel};
+use midictl::progress::printable;
 use midictl::protocol::{ExportPlan, Request, Response};
 
-use super::{fetch_daemon, job_outcome, request, table, unexpected, watch_job, Ctx};
+use super::{request, started_job, table, unexpected, Ctx};
 use crate::cli::{CliError, ExportArgs};
 
 pub fn run(ctx: &mut Ctx, args: &ExportArgs) -> Result<()> {
@@ -38,20 +38,7 @@ pub fn run(ctx: &mut Ctx, args: &ExportArgs) -> Result<()> {
         Response::Job { job } => job,
         other => return Err(unexpected("export", &other)),
     };
-    if !args.wait {
-        return if ctx.json { ctx.print_json(&job) } else { ctx.print(&job.id.to_string()) };
-    }
-    if !ctx.json {
-        ctx.print(&job.id.to_string())?;
-    }
-    let daemon = fetch_daemon(&mut client)?;
-    let mut panel = Panel::new(ctx.json);
-    let job = watch_job(&mut client, &mut panel, daemon.as_ref(), job)?;
-    drop(panel);
-    if ctx.json {
-        ctx.print_json(&job)?;
-    }
-    job_outcome(&job)
+    started_job(ctx, &mut client, job, args.wait)
 }
 
 fn plan_text(p: &ExportPlan) -> String {

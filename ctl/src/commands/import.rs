@@ -4,10 +4,9 @@
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
-use midictl::progress::Panel;
 use midictl::protocol::{Request, Response};
 
-use super::{fetch_daemon, job_outcome, request, unexpected, watch_job, Ctx};
+use super::{request, started_job, unexpected, Ctx};
 use crate::cli::{CliError, ImportArgs};
 
 pub fn run(ctx: &mut Ctx, args: &ImportArgs) -> Result<()> {
@@ -18,21 +17,7 @@ pub fn run(ctx: &mut Ctx, args: &ImportArgs) -> Result<()> {
         Response::Job { job } => job,
         other => return Err(unexpected("import", &other)),
     };
-    if !args.wait {
-        return if ctx.json { ctx.print_json(&job) } else { ctx.print(&job.id.to_string()) };
-    }
-    if !ctx.json {
-        ctx.print(&job.id.to_string())?;
-    }
-    let daemon = fetch_daemon(&mut client)?;
-    let mut panel = Panel::new(ctx.json);
-    let job = watch_job(&mut client, &mut panel, daemon.as_ref(), job)?;
-    // The panel's bars must be gone before anything else is written below them.
-    drop(panel);
-    if ctx.json {
-        ctx.print_json(&job)?;
-    }
-    job_outcome(&job)
+    started_job(ctx, &mut client, job, args.wait)
 }
 
 /// The daemon runs elsewhere (another working directory, maybe another user), so it only ever

@@ -210,6 +210,26 @@ fn is_not_found(err: &anyhow::Error) -> bool {
 }
 
 /// Turns a waited-for job's end into the exit status: only `done` is success.
+/// After a request started a job: print its id, or with `wait`, follow it on the progress panel
+/// to the end and exit 1 unless it finished `done` (`import` and `export` share this).
+pub fn started_job(ctx: &mut Ctx, client: &mut Client, job: JobInfo, wait: bool) -> Result<()> {
+    if !wait {
+        return if ctx.json { ctx.print_json(&job) } else { ctx.print(&job.id.to_string()) };
+    }
+    if !ctx.json {
+        ctx.print(&job.id.to_string())?;
+    }
+    let daemon = fetch_daemon(client)?;
+    let mut panel = Panel::new(ctx.json);
+    let job = watch_job(client, &mut panel, daemon.as_ref(), job)?;
+    // The panel's bars must be gone before anything else is written below them.
+    drop(panel);
+    if ctx.json {
+        ctx.print_json(&job)?;
+    }
+    job_outcome(&job)
+}
+
 pub fn job_outcome(job: &JobInfo) -> Result<()> {
     match job.state {
         JobState::Done => Ok(()),
