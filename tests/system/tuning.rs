@@ -67,8 +67,16 @@ impl Cluster {
     fn new(bin: PathBuf) -> Cluster {
         let tmp = tempfile::Builder::new().prefix("midid-pg-").tempdir_in("/tmp").expect("temp dir");
         let dir = tmp.path().to_path_buf();
+        // The scripts run from a copy inside the cluster's dir: under root they run as `postgres`,
+        // which may not traverse the checkout (a fresh clone in a 0700 temp dir, as CI makes).
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tuning");
+        std::fs::create_dir_all(dir.join("tuning/profiles")).expect("tuning copy");
+        std::fs::copy(source.join("apply.sh"), dir.join("tuning/apply.sh")).expect("copying apply.sh");
+        for e in std::fs::read_dir(source.join("profiles")).expect("profiles").flatten() {
+            std::fs::copy(e.path(), dir.join("tuning/profiles").join(e.file_name())).expect("copying a profile");
+        }
         if is_root() {
-            let ok = Command::new("chown").args(["postgres:postgres"]).arg(&dir).status().expect("chown");
+            let ok = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status().expect("chown");
             assert!(ok.success());
         }
         let data = dir.join("data");
@@ -109,7 +117,7 @@ impl Cluster {
     }
 
     fn apply(&self, profile: &str, extra: &[&str]) -> Output {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tuning/apply.sh");
+        let script = self.dir.join("tuning/apply.sh");
         let data = self.data.to_string_lossy().into_owned();
         let mut args = vec![profile, data.as_str()];
         args.extend_from_slice(extra);
