@@ -8,11 +8,11 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::{env_usize, make_corpus, run_midid};
+use common::{bench_root, env_usize, make_corpus, run_midid};
 
 /// `midid run` over an empty folder with `--export`: the job printed is the export's.
 fn export(data: &Path, drive: &Path, empty: &Path) -> (u64, f64, serde_json::Value) {
@@ -56,10 +56,7 @@ fn main() {
     }
     let files = env_usize("MIDID_BENCH_FILES", 20_000);
     let rounds = env_usize("MIDID_BENCH_ROUNDS", 3);
-    let root = PathBuf::from(
-        std::env::var("MIDID_BENCH_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench-data").into()),
-    );
+    let root = bench_root();
     let corpus = make_corpus(&root, files);
     let runs = root.join("export-runs");
     let _ = std::fs::remove_dir_all(&runs);

@@ -28,7 +28,7 @@ use midid::midi::{Facts, Repairs, Timing};
 use rayon::prelude::*;
 
 mod common;
-use common::{drop_caches, env_usize, make_corpus, run_midid, run_midid_env};
+use common::{bench_root, drop_caches, env_usize, make_corpus, run_midid, run_midid_env};
 
 /// The corpus packed as `zips.zip` (an outer zip holding one inner zip per 2,000 files of the
 /// first half) and `rest.7z` (the second half, LZMA2 level 1, a block per file). Cached beside the corpus.
@@ -208,10 +208,7 @@ fn main() {
     }
     let files = env_usize("MIDID_BENCH_FILES", 20_000);
     let rounds = env_usize("MIDID_BENCH_ROUNDS", 3);
-    let root = PathBuf::from(
-        std::env::var("MIDID_BENCH_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench-data").into()),
-    );
+    let root = bench_root();
     let corpus = make_corpus(&root, files);
     // Every run gets a fresh data dir and all are removed only at the end: deleting thousands of
     // inodes right before a run makes ext4's inode allocator skip "recently deleted" inodes,

@@ -109,3 +109,11 @@ pub fn make_corpus(root: &Path, files: usize) -> PathBuf {
     }
     dir
 }
+
+/// Where benchmarks keep their corpora and runs: `MIDID_BENCH_DIR`, else `target/bench-data`.
+pub fn bench_root() -> PathBuf {
+    PathBuf::from(
+        std::env::var("MIDID_BENCH_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench-data").into()),
+    )
+}

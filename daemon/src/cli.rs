@@ -306,7 +306,11 @@ fn run_job(cfg: EngineConfig, paths: &[PathBuf], json: bool, export: Option<(Str
     let engine = Engine::start(cfg)?;
     // Checked before the import, so a bad export request costs nothing.
     let export = match &export {
-        Some((target, to)) => Some(engine.export_request(target, &to.to_string_lossy(), &[], false, None)?),
+        Some((target, to)) => {
+            // A lossy spelling would name another folder: refuse what is not UTF-8.
+            let to = to.to_str().with_context(|| format!("--to {}: not valid UTF-8", to.display()))?;
+            Some(engine.export_request(target, to, &[], false, None)?)
+        }
         None => None,
     };
     let job = engine.import(paths)?;

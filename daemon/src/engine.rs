@@ -188,17 +188,8 @@ impl Engine {
             let has_dotdot = a.components().any(|c| matches!(c, std::path::Component::ParentDir));
             abs.push(if has_dotdot { std::fs::canonicalize(&a).unwrap_or(a) } else { a });
         }
-        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
-        let job = Job::new(id, "import", abs.iter().map(|p| p.to_string_lossy().into_owned()).collect());
-        let _ = writer.send(WriterMsg::JobRow(Arc::clone(&job)));
-        {
-            let mut jobs = self.jobs.lock();
-            jobs.insert(id, Arc::clone(&job));
-            let finished: Vec<u64> = jobs.iter().filter(|(_, j)| j.state().is_final()).map(|(k, _)| *k).collect();
-            for k in finished.iter().take(finished.len().saturating_sub(KEEP_FINISHED)) {
-                jobs.remove(k);
-            }
-        }
+        let job = self.new_job("import", abs.iter().map(|p| p.to_string_lossy().into_owned()).collect(), &writer);
+        let id = job.id;
         let discovery = Discovery { job: Arc::clone(&job), paths: abs, units, writer, stop: Arc::clone(&self.stop) };
         let handle = std::thread::Builder::new()
             .name(format!("discover-{id}"))
@@ -252,10 +243,8 @@ impl Engine {
         let Some(writer) = self.writer.lock().clone() else {
             return Err(EngineError::ShuttingDown);
         };
-        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
-        let job = Job::new(id, "export", vec![req.to.display().to_string()]);
-        let _ = writer.send(WriterMsg::JobRow(Arc::clone(&job)));
-        self.jobs.lock().insert(id, Arc::clone(&job));
+        let job = self.new_job("export", vec![req.to.display().to_string()], &writer);
+        let id = job.id;
         let handle = crate::export::run::spawn(
             Arc::clone(&job),
             self.catalog_path.clone(),
@@ -271,6 +260,21 @@ impl Engine {
         d.push(handle);
         tracing::info!(job = id, "export started");
         Ok(job)
+    }
+
+    /// A new job: its row written, and kept in the live table, which forgets the oldest finished
+    /// jobs beyond [`KEEP_FINISHED`] (the catalog still has them).
+    fn new_job(&self, kind: &'static str, paths: Vec<String>, writer: &Sender<WriterMsg>) -> Arc<Job> {
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        let job = Job::new(id, kind, paths);
+        let _ = writer.send(WriterMsg::JobRow(Arc::clone(&job)));
+        let mut jobs = self.jobs.lock();
+        jobs.insert(id, Arc::clone(&job));
+        let finished: Vec<u64> = jobs.iter().filter(|(_, j)| j.state().is_final()).map(|(k, _)| *k).collect();
+        for k in finished.iter().take(finished.len().saturating_sub(KEEP_FINISHED)) {
+            jobs.remove(k);
+        }
+        job
     }
 
     pub fn live_job(&self, id: u64) -> Option<Arc<Job>> {

@@ -6,7 +6,8 @@
 //! `bars` (same forms), `role` (`drums bass chords melody fx full`), `drum` (a drum part: `kick`,
 //! `snare`, `hat` = either hat, `hat_closed`, `hat_open`, `toms`, `crash`, `ride`, `perc`), `tag`
 //! (a path word: `trap`, `140bpm`, `pack:Name`), `name` (a substring of a source's name or clean
-//! name, case-insensitive), `loop` (`yes`/`no`), `dupes` (`hide`/`show`). A leading `-` (or `!`)
+//! name; case is ignored for ASCII letters only, as SQLite's `lower` does, so both stores and the
+//! evaluator agree), `loop` (`yes`/`no`), `dupes` (`hide`/`show`). A leading `-` (or `!`)
 //! negates a term; a file without the value (no key, no BPM) matches the negation. Unknown fields and
 //! values are errors, never ignored.
 
@@ -147,8 +148,8 @@ impl Query {
                     }
                     Term::Drum(parts)
                 }
-                "tag" if !value.is_empty() => Term::Tag(value.to_lowercase()),
-                "name" if !value.is_empty() => Term::Name(value.to_lowercase()),
+                "tag" if !value.is_empty() => Term::Tag(value.to_ascii_lowercase()),
+                "name" if !value.is_empty() => Term::Name(value.to_ascii_lowercase()),
                 "tag" | "name" => return Err(bad("a value is needed")),
                 "loop" => Term::Loop(match value.to_ascii_lowercase().as_str() {
                     "yes" | "true" | "1" => true,
@@ -264,10 +265,10 @@ fn term_holds(t: &Term, f: &FileInfo) -> bool {
         Term::Bars(r) => f.bars.is_some_and(|b| r.holds(b)),
         Term::Role(r) => f.role.as_deref() == Some(r.as_str()),
         Term::Drum(parts) => f.drum_parts.as_ref().is_some_and(|d| d.iter().any(|x| parts.contains(&x.as_str()))),
-        Term::Tag(t) => f.sources.iter().any(|s| s.tags.iter().any(|x| x.to_lowercase() == *t)),
+        Term::Tag(t) => f.sources.iter().any(|s| s.tags.iter().any(|x| x.to_ascii_lowercase() == *t)),
         Term::Name(n) => f.sources.iter().any(|s| {
-            s.name.to_lowercase().contains(n.as_str())
-                || s.clean_name.as_deref().is_some_and(|c| c.to_lowercase().contains(n.as_str()))
+            s.name.to_ascii_lowercase().contains(n.as_str())
+                || s.clean_name.as_deref().is_some_and(|c| c.to_ascii_lowercase().contains(n.as_str()))
         }),
         Term::Loop(yes) => (f.is_loop == Some(true)) == *yes,
     }
@@ -394,6 +395,16 @@ mod tests {
         assert!(sql.starts_with("NOT coalesce("), "{sql}");
         assert_eq!(params.len(), 2);
         assert!(sql.contains("?2") && sql.contains("?3"), "{sql}");
+    }
+
+    #[test]
+    fn case_is_ignored_for_ascii_letters_only_as_in_sqlite() {
+        let f = FileInfo {
+            sources: vec![midictl::protocol::SourceInfo { name: "Über KICK.mid".into(), ..Default::default() }],
+            ..FileInfo::default()
+        };
+        assert!(q(&["name:Über kick"]).unwrap().matches(&f));
+        assert!(!q(&["name:über kick"]).unwrap().matches(&f), "SQLite's lower() leaves Ü as it is");
     }
 
     #[test]

@@ -405,7 +405,9 @@ fn sync_drive(root: &Path) -> Result<(), ExportError> {
 /// touch (an export of a query must not make the drive forget the rest). JSON, then CSV.
 fn write_index(plan: &Plan, mut files: Vec<IndexEntry>) -> Result<(), ExportError> {
     // Entries of the old index this run did not write (not selected, or failed now) stay listed:
-    // their files are on the drive and their names must stay taken.
+    // their files are on the drive and their names must stay taken. Read again here, under the
+    // drive lock, not taken from the plan (made before the lock, without the pending list's
+    // entries, which must not be listed unless written).
     if let Some(prev) = Index::read(&plan.root) {
         let here: std::collections::HashSet<String> = files.iter().map(|f| f.hash.clone()).collect();
         files.extend(prev.files.into_iter().filter(|f| !here.contains(&f.hash)));
