@@ -38,7 +38,8 @@ struct Common {
     /// TOML config file; flags and MIDID_* variables override it.
     #[arg(long, env = "MIDID_CONFIG")]
     config: Option<PathBuf>,
-    /// Catalog database URL; only the embedded store exists yet.
+    /// Catalog database: `postgres://user@host:port/db` for PostgreSQL; default (or `sqlite:`)
+    /// the embedded store in the data dir.
     #[arg(long, env = "MIDID_DATABASE")]
     database: Option<String>,
     /// I/O driver: auto (io_uring, epoll where refused) or epoll.
@@ -210,11 +211,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
 
 fn engine_config(common: &Common) -> Result<(EngineConfig, FileConfig)> {
     let file = FileConfig::load(common.config.as_deref())?;
-    if let Some(db) = &common.database {
-        if !db.starts_with("sqlite:") {
-            bail!("--database {db}: only the embedded catalog exists yet (PostgreSQL comes later)");
-        }
-    }
+    let database = match common.database.as_deref().or(file.database.as_deref()) {
+        None => None,
+        Some(db) if db == "sqlite" || db.starts_with("sqlite:") => None,
+        Some(db) if crate::catalog::postgres::is_postgres_url(db) => Some(db.to_string()),
+        Some(db) => bail!(
+            "--database {}: use postgres://user@host:port/database, or leave it out for the embedded catalog",
+            crate::catalog::postgres::redact(db)
+        ),
+    };
     let mut force_epoll = file.force_epoll()?;
     if let Some(d) = &common.io_driver {
         force_epoll = match d.as_str() {
@@ -224,6 +229,7 @@ fn engine_config(common: &Common) -> Result<(EngineConfig, FileConfig)> {
         };
     }
     let cfg = EngineConfig {
+        database,
         data_dir: common.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(default_data_dir),
         shards: common.shards.or(file.shards),
         force_epoll,

@@ -15,6 +15,8 @@ use crate::shard::{Limits, ShardTuning};
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
+    /// `postgres://...` for a PostgreSQL catalog; absent: the embedded one (`--database`).
+    pub database: Option<String>,
     pub socket: Option<PathBuf>,
     pub shards: Option<usize>,
     pub io_driver: Option<String>,

@@ -16,9 +16,10 @@ use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 use midictl::protocol::{DaemonInfo, GcReport, JobInfo, JobState, VerifyReport};
 use parking_lot::Mutex;
 
-use crate::catalog::query::Reader;
-use crate::catalog::writer::Writer;
-use crate::catalog::{sqlite, CatalogError, WriterMsg};
+use crate::catalog::postgres::{PgConn, PgWriter};
+use crate::catalog::query::{CatalogReader, Reader};
+use crate::catalog::writer::{Store, Writer};
+use crate::catalog::{sqlite, CatalogError, Location, WriterMsg};
 use crate::dedupe::DedupeIndex;
 use crate::discover::Discovery;
 use crate::hygiene::gc::{GcOptions, DEFAULT_GRACE};
@@ -30,6 +31,8 @@ use crate::shard::{self, IoInfo, Limits, ShardTuning, Shared, Unit};
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub data_dir: PathBuf,
+    /// A PostgreSQL catalog (`--database postgres://...`); None: the embedded one in `data_dir`.
+    pub database: Option<String>,
     /// None: one per CPU in the allowed set.
     pub shards: Option<usize>,
     pub force_epoll: bool,
@@ -80,6 +83,7 @@ const GC_BUSY_RETRY: Duration = Duration::from_secs(60);
 pub struct Engine {
     pub data_dir: PathBuf,
     pub catalog_path: PathBuf,
+    pub catalog: Location,
     pub io: IoInfo,
     pub shards: usize,
     started: Instant,
@@ -91,7 +95,7 @@ pub struct Engine {
     writer_handle: Mutex<Option<JoinHandle<()>>>,
     discoveries: Mutex<Vec<JoinHandle<()>>>,
     stop: Arc<AtomicBool>,
-    reader: Mutex<Reader>,
+    reader: Mutex<CatalogReader>,
     index: Arc<DedupeIndex>,
     objects: Arc<ObjectStore>,
     /// The periodic gc thread and the sender whose drop stops it.
@@ -105,24 +109,49 @@ impl Engine {
         std::fs::create_dir_all(&cfg.data_dir)
             .map_err(|source| EngineError::DataDir { path: cfg.data_dir.clone(), source })?;
         let catalog_path = cfg.data_dir.join("catalog.db");
-        let conn = sqlite::open_writer(&catalog_path)?;
-        let failed = sqlite::fail_orphaned_jobs(&conn, &catalog_path)?;
-        if failed > 0 {
-            tracing::warn!("{failed} job(s) left running by a previous daemon marked failed");
-        }
         let index = Arc::new(DedupeIndex::new());
         let mut loader = index.loader();
-        let next_job = sqlite::load_ids(&conn, &catalog_path, |id, archive| {
+        let mut each = |id, archive| {
             if archive {
                 loader.archive(id);
             } else {
                 loader.committed(&id);
             }
-        })?;
+        };
+        let (catalog, store, reader, next_job) = match &cfg.database {
+            None => {
+                let conn = sqlite::open_writer(&catalog_path)?;
+                let failed = sqlite::fail_orphaned_jobs(&conn, &catalog_path)?;
+                if failed > 0 {
+                    tracing::warn!("{failed} job(s) left running by a previous daemon marked failed");
+                }
+                let next_job = sqlite::load_ids(&conn, &catalog_path, &mut each)?;
+                let reader = CatalogReader::Sqlite(Reader::open(&catalog_path)?);
+                (
+                    Location::Sqlite(catalog_path.clone()),
+                    Store::Sqlite { conn, path: catalog_path.clone() },
+                    reader,
+                    next_job,
+                )
+            }
+            Some(url) => {
+                let mut conn = PgConn::connect(url)?;
+                conn.migrate()?;
+                let owner = owner_of(&cfg.data_dir);
+                let failed = conn.fail_orphaned_jobs(&owner)?;
+                if failed > 0 {
+                    tracing::warn!("{failed} job(s) this daemon left running marked failed");
+                }
+                conn.load_ids(&mut each)?;
+                let at = Location::Postgres(url.clone());
+                let reader = CatalogReader::open(&at)?;
+                // Job ids come from the catalog's sequence (`new_job`), not from this counter.
+                (at, Store::Postgres(Box::new(PgWriter::new(conn, owner))), reader, 0)
+            }
+        };
         loader.finish();
-        tracing::info!(files = index.files(), "catalog opened at {}", catalog_path.display());
+        tracing::info!(files = index.files(), "catalog opened at {}", catalog.display());
         let objects = Arc::new(ObjectStore::open(&cfg.data_dir).map_err(CatalogError::from)?);
-        let reader = Reader::open(&catalog_path)?;
 
         let io = shard::probe_io(cfg.force_epoll);
         if let Some(why) = &io.fallback_reason {
@@ -134,7 +163,7 @@ impl Engine {
             .unwrap_or_else(|| core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(1).max(1));
 
         let (writer_tx, writer_rx) = bounded(shards * BATCHES_PER_SHARD);
-        let writer = Writer::new(conn, catalog_path.clone(), Arc::clone(&objects), Arc::clone(&index));
+        let writer = Writer::new(store, Arc::clone(&objects), Arc::clone(&index));
         let writer_handle = std::thread::Builder::new()
             .name("catalog-writer".into())
             .spawn(move || writer.run(writer_rx))
@@ -155,6 +184,7 @@ impl Engine {
         Ok(Arc::new(Engine {
             data_dir: cfg.data_dir,
             catalog_path,
+            catalog,
             io,
             shards,
             started: Instant::now(),
@@ -234,7 +264,7 @@ impl Engine {
 
     /// What an export would write; reads the catalog and the drive, writes nothing.
     pub fn export_plan(&self, req: &crate::export::run::Request) -> Result<midictl::protocol::ExportPlan, EngineError> {
-        let plan = crate::export::run::make_plan(&self.catalog_path, &self.objects, req)?;
+        let plan = crate::export::run::make_plan(&self.catalog, &self.objects, req)?;
         Ok(plan.summary())
     }
 
@@ -247,7 +277,7 @@ impl Engine {
         let id = job.id;
         let handle = crate::export::run::spawn(
             Arc::clone(&job),
-            self.catalog_path.clone(),
+            self.catalog.clone(),
             Arc::clone(&self.objects),
             req,
             self.shards,
@@ -265,7 +295,17 @@ impl Engine {
     /// A new job: its row written, and kept in the live table, which forgets the oldest finished
     /// jobs beyond [`KEEP_FINISHED`] (the catalog still has them).
     fn new_job(&self, kind: &'static str, paths: Vec<String>, writer: &Sender<WriterMsg>) -> Arc<Job> {
-        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        let id = match &mut *self.reader.lock() {
+            CatalogReader::Sqlite(_) => None,
+            CatalogReader::Postgres(r) => match r.next_job_id() {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    tracing::error!("{e}; a job id from this daemon's own counter instead");
+                    None
+                }
+            },
+        };
+        let id = id.unwrap_or_else(|| self.next_job.fetch_add(1, Ordering::Relaxed));
         let job = Job::new(id, kind, paths);
         let _ = writer.send(WriterMsg::JobRow(Arc::clone(&job)));
         let mut jobs = self.jobs.lock();
@@ -314,7 +354,7 @@ impl Engine {
         Ok(job.info())
     }
 
-    pub fn reader(&self) -> parking_lot::MutexGuard<'_, Reader> {
+    pub fn reader(&self) -> parking_lot::MutexGuard<'_, CatalogReader> {
         self.reader.lock()
     }
 
@@ -326,7 +366,7 @@ impl Engine {
             io_driver: self.io.driver().to_string(),
             io_fallback_reason: self.io.fallback_reason.clone(),
             data_dir: self.data_dir.display().to_string(),
-            database: format!("sqlite:{}", self.catalog_path.display()),
+            database: self.catalog.display(),
             uptime_s: self.started.elapsed().as_secs_f64(),
             catalog_files: self.index.files(),
         }
@@ -349,6 +389,11 @@ impl Engine {
     /// Removes objects no row names, and stale temp files (`hygiene/gc.rs`, which says why this
     /// is safe while imports run). Runs on the caller's thread; one collection at a time.
     pub fn gc(&self, dry_run: bool) -> Result<GcReport, EngineError> {
+        if matches!(self.catalog, Location::Postgres(_)) {
+            // Another daemon on the same catalog may name objects this one has not seen; and
+            // gc reads the embedded store's ids. Refused, never guessed.
+            return Err(CatalogError::Unsupported { what: "gc" }.into());
+        }
         let opts = GcOptions { dry_run, grace: DEFAULT_GRACE };
         Ok(hygiene::gc::collect(&self.objects, &self.index, &self.catalog_path, opts, &self.stop)?)
     }
@@ -356,6 +401,9 @@ impl Engine {
     /// Re-hashes every object and looks for catalogued ones that are gone (`hygiene/verify.rs`).
     /// Runs on the caller's thread and holds neither the writer nor the query connection.
     pub fn verify(&self) -> Result<VerifyReport, EngineError> {
+        if matches!(self.catalog, Location::Postgres(_)) {
+            return Err(CatalogError::Unsupported { what: "verify" }.into());
+        }
         Ok(hygiene::verify::verify(&self.objects, &self.catalog_path, &self.stop)?)
     }
 
@@ -363,6 +411,10 @@ impl Engine {
     /// beside an import, but both want the disk). Stopped by `shutdown`; a second call replaces
     /// the first thread.
     pub fn start_periodic_gc(self: &Arc<Self>, every: Duration) -> Result<(), EngineError> {
+        if matches!(self.catalog, Location::Postgres(_)) {
+            tracing::info!("no periodic gc on a PostgreSQL catalog (gc is refused there)");
+            return Ok(());
+        }
         let (tx, rx) = bounded::<()>(0);
         // Weak: the thread must not keep the engine alive, the engine owns the thread.
         let engine = Arc::downgrade(self);
@@ -438,4 +490,20 @@ impl Engine {
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
+}
+
+/// Who runs a job on a shared catalog: this host and data dir, stable across restarts, so a
+/// restarted daemon closes the jobs it left running and no other daemon's.
+fn owner_of(data_dir: &Path) -> String {
+    let mut host = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.
+    let ok = unsafe { libc::gethostname(host.as_mut_ptr().cast(), host.len()) } == 0;
+    let host = if ok {
+        let end = host.iter().position(|&b| b == 0).unwrap_or(host.len());
+        String::from_utf8_lossy(&host[..end]).into_owned()
+    } else {
+        "unknown-host".to_string()
+    };
+    let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    format!("{host}:{}", dir.display())
 }

@@ -57,14 +57,15 @@ impl Dir {
 
     pub fn start_with(&mut self, extra: &[&str]) {
         let log = std::fs::File::create(self.path("midid.log")).expect("log file");
+        // Two shards unless the test chooses.
+        let shards: &[&str] = if extra.contains(&"--shards") { &[] } else { &["--shards", "2"] };
         let child = Command::new(midid_bin())
             .arg("serve")
             .arg("--socket")
             .arg(self.socket())
             .arg("--data-dir")
             .arg(self.data_dir())
-            .arg("--shards")
-            .arg("2")
+            .args(shards)
             .args(extra)
             .env("MIDID_LOG", "info")
             .stdout(Stdio::null())

@@ -9,6 +9,7 @@ mod hygiene;
 mod import;
 mod library;
 mod lifecycle;
+mod postgres;
 mod protocol;
 mod query;
 mod tuning;

@@ -14,6 +14,23 @@
 use midictl::protocol::FileInfo;
 use rusqlite::types::Value;
 
+const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A query parameter, typed as the column it is compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QueryError {
     #[error("query term {term:?}: unknown field {field:?} (fields: key bpm bars role drum tag name loop dupes)")]
@@ -182,68 +199,121 @@ impl Query {
 
     /// The SQLite condition (ANDed with the caller's) and its parameters, numbered from `first`.
     pub fn sqlite_where(&self, first: usize) -> (String, Vec<Value>) {
+        let (sql, params) = self.render_where(Dialect::Sqlite, first);
+        let params = params
+            .into_iter()
+            .map(|p| match p {
+                Param::Int(i) => Value::Integer(i),
+                Param::Real(r) => Value::Real(r),
+                Param::Text(t) => Value::Text(t),
+            })
+            .collect();
+        (sql, params)
+    }
+
+    /// The conditions for PostgreSQL: `$n` parameters (BIGINT, DOUBLE PRECISION or TEXT, as the
+    /// columns they meet), ASCII-only case folding with `translate` to agree with SQLite.
+    pub fn postgres_where(&self, first: usize) -> (String, Vec<Param>) {
+        self.render_where(Dialect::Postgres, first)
+    }
+
+    fn render_where(&self, d: Dialect, first: usize) -> (String, Vec<Param>) {
+        let pg = d == Dialect::Postgres;
+        let lower =
+            |col: &str| if pg { format!("translate({col}, '{UPPER}', '{LOWER}')") } else { format!("lower({col})") };
         let mut sql = Vec::new();
-        let mut params: Vec<Value> = Vec::new();
+        let mut params: Vec<Param> = Vec::new();
         for c in &self.clauses {
-            let mut p = |v: Value| {
+            let mut p = |v: Param| {
                 params.push(v);
-                format!("?{}", first + params.len() - 1)
+                format!("{}{}", if pg { '$' } else { '?' }, first + params.len() - 1)
             };
             let cond = match &c.term {
                 Term::Key { tonic, minor } => match minor {
                     Some(m) => format!(
                         "(key_tonic = {} AND key_mode = {})",
-                        p(Value::Integer(i64::from(*tonic))),
-                        p(Value::Text(if *m { "minor" } else { "major" }.into()))
+                        p(Param::Int(i64::from(*tonic))),
+                        p(Param::Text(if *m { "minor" } else { "major" }.into()))
                     ),
-                    None => format!("key_tonic = {}", p(Value::Integer(i64::from(*tonic)))),
+                    None => format!("key_tonic = {}", p(Param::Int(i64::from(*tonic)))),
                 },
-                Term::Bpm(r) => format!("(bpm BETWEEN {} AND {})", p(Value::Real(r.lo)), p(Value::Real(r.hi))),
-                Term::Bars(r) => format!("(bars BETWEEN {} AND {})", p(Value::Real(r.lo)), p(Value::Real(r.hi))),
-                Term::Role(r) => format!("role = {}", p(Value::Text(r.clone()))),
+                Term::Bpm(r) => format!("(bpm BETWEEN {} AND {})", p(Param::Real(r.lo)), p(Param::Real(r.hi))),
+                Term::Bars(r) => format!("(bars BETWEEN {} AND {})", p(Param::Real(r.lo)), p(Param::Real(r.hi))),
+                Term::Role(r) => format!("role = {}", p(Param::Text(r.clone()))),
                 Term::Drum(parts) => {
                     let any: Vec<String> = parts
                         .iter()
-                        .map(|d| format!("(',' || drum_parts || ',') LIKE {}", p(Value::Text(format!("%,{d},%")))))
+                        .map(|d| format!("(',' || drum_parts || ',') LIKE {}", p(Param::Text(format!("%,{d},%")))))
                         .collect();
                     format!("({})", any.join(" OR "))
                 }
-                Term::Tag(t) => format!(
-                    "EXISTS (SELECT 1 FROM sources s, json_each(s.tags) j WHERE s.hash = files.hash AND lower(j.value) = {})",
-                    p(Value::Text(t.clone()))
-                ),
-                Term::Name(n) => {
-                    let pat = p(Value::Text(format!("%{}%", like_escape(n))));
-                    format!(
-                        "EXISTS (SELECT 1 FROM sources s WHERE s.hash = files.hash
-                           AND (lower(s.name) LIKE {pat} ESCAPE '\\' OR lower(coalesce(s.clean_name, '')) LIKE {pat} ESCAPE '\\'))"
-                    )
-                }
-                Term::Loop(yes) => {
-                    if *yes {
-                        "is_loop = 1".to_string()
+                Term::Tag(t) => {
+                    let v = p(Param::Text(t.clone()));
+                    if pg {
+                        format!(
+                            "EXISTS (SELECT 1 FROM sources s, jsonb_array_elements_text(s.tags) j(value)
+                               WHERE s.hash = files.hash AND {} = {v})",
+                            lower("j.value")
+                        )
                     } else {
-                        "coalesce(is_loop, 0) = 0".to_string()
+                        format!(
+                            "EXISTS (SELECT 1 FROM sources s, json_each(s.tags) j WHERE s.hash = files.hash AND lower(j.value) = {v})"
+                        )
                     }
                 }
+                Term::Name(n) => {
+                    let pat = p(Param::Text(format!("%{}%", like_escape(n))));
+                    format!(
+                        "EXISTS (SELECT 1 FROM sources s WHERE s.hash = files.hash
+                           AND ({} LIKE {pat} ESCAPE '\\' OR {} LIKE {pat} ESCAPE '\\'))",
+                        lower("s.name"),
+                        lower("coalesce(s.clean_name, '')")
+                    )
+                }
+                Term::Loop(yes) => match (*yes, pg) {
+                    (true, false) => "is_loop = 1".to_string(),
+                    (false, false) => "coalesce(is_loop, 0) = 0".to_string(),
+                    (true, true) => "is_loop".to_string(),
+                    (false, true) => "NOT coalesce(is_loop, false)".to_string(),
+                },
             };
             // A file without the value (NULL) fails the term and passes its negation.
-            sql.push(if c.negated { format!("NOT coalesce(({cond}), 0)") } else { format!("coalesce(({cond}), 0)") });
+            let no = if pg { "false" } else { "0" };
+            sql.push(if c.negated {
+                format!("NOT coalesce(({cond}), {no})")
+            } else {
+                format!("coalesce(({cond}), {no})")
+            });
         }
         (sql.join(" AND "), params)
     }
 
     /// `ORDER BY` for SQLite: the sort key with NULLs last, then import order.
     pub fn sqlite_order(&self) -> String {
+        self.render_order(Dialect::Sqlite)
+    }
+
+    /// `ORDER BY` for PostgreSQL: as SQLite's, with names compared bytewise (`COLLATE "C"`, as
+    /// SQLite's BINARY collation does) rather than by the database's locale.
+    pub fn postgres_order(&self) -> String {
+        self.render_order(Dialect::Postgres)
+    }
+
+    fn render_order(&self, d: Dialect) -> String {
+        let pg = d == Dialect::Postgres;
         let Some((key, desc)) = self.sort else { return "id".to_string() };
-        let col = match key {
-            SortKey::Bpm => "bpm",
-            SortKey::Key => "key_tonic * 2 + (key_mode = 'minor')",
-            SortKey::Bars => "bars",
-            SortKey::Notes => "notes",
-            SortKey::Duration => "duration_s",
-            SortKey::Size => "size",
-            SortKey::Name => "(SELECT lower(min(s.name)) FROM sources s WHERE s.hash = files.hash)",
+        let col = match (key, pg) {
+            (SortKey::Bpm, _) => "bpm".to_string(),
+            (SortKey::Key, false) => "key_tonic * 2 + (key_mode = 'minor')".to_string(),
+            (SortKey::Key, true) => "key_tonic * 2 + (key_mode = 'minor')::int".to_string(),
+            (SortKey::Bars, _) => "bars".to_string(),
+            (SortKey::Notes, _) => "notes".to_string(),
+            (SortKey::Duration, _) => "duration_s".to_string(),
+            (SortKey::Size, _) => "size".to_string(),
+            (SortKey::Name, false) => "(SELECT lower(min(s.name)) FROM sources s WHERE s.hash = files.hash)".to_string(),
+            (SortKey::Name, true) => format!(
+                "(SELECT translate(min(s.name COLLATE \"C\"), '{UPPER}', '{LOWER}') FROM sources s WHERE s.hash = files.hash) COLLATE \"C\""
+            ),
         };
         let dir = if desc { "DESC" } else { "ASC" };
         format!("({col}) IS NULL, {col} {dir}, id")

@@ -8,10 +8,14 @@
 //! read-only connection (SQLite WAL lets readers run beside the writer).
 
 pub mod lang;
+pub mod pg_query;
+pub mod postgres;
 pub mod query;
+pub mod row;
 pub mod sqlite;
 pub mod writer;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::analysis::Analysis;
@@ -114,10 +118,34 @@ pub enum WriterMsg {
 /// One file on a drive: its absolute path and the content it holds.
 pub type ExportedFile = (String, ContentId);
 
+/// Where the catalog lives: the embedded store in the data dir, or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A `postgres://` URL (or libpq key=value string), as the user gave it.
+    Postgres(String),
+}
+
+impl Location {
+    /// What to print: the SQLite path, or the URL without its password.
+    pub fn display(&self) -> String {
+        match self {
+            Location::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Location::Postgres(url) => postgres::redact(url),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("{op} on catalog {path}: {source}")]
     Sqlite { op: &'static str, path: String, source: rusqlite::Error },
+    #[error("{op} on catalog {url}: {source}")]
+    Postgres { op: &'static str, url: String, source: tokio_postgres::Error },
+    #[error("{what} is not available on a PostgreSQL catalog yet")]
+    Unsupported { what: &'static str },
+    #[error("starting the PostgreSQL client runtime: {0}")]
+    Runtime(std::io::Error),
     #[error("catalog {path} is at schema version {found}, newer than this midid knows ({known})")]
     TooNew { path: String, found: i64, known: i64 },
     #[error(transparent)]

@@ -24,7 +24,89 @@ pub struct Reader {
     path: PathBuf,
 }
 
-const FILE_COLS: &str = "hash, size, format, ppq, tracks, channels, duration_s, duration_ticks, bars, bpm,
+/// The read side of either store: the embedded one here, PostgreSQL in `pg_query.rs`. Both
+/// answer with the same protocol types, built by the one `file_from` below.
+pub enum CatalogReader {
+    Sqlite(Reader),
+    Postgres(super::pg_query::PgReader),
+}
+
+macro_rules! both {
+    ($self:ident, $r:ident => $e:expr) => {
+        match $self {
+            CatalogReader::Sqlite($r) => $e,
+            CatalogReader::Postgres($r) => $e,
+        }
+    };
+}
+
+impl CatalogReader {
+    pub fn open(at: &super::Location) -> Result<CatalogReader, CatalogError> {
+        Ok(match at {
+            super::Location::Sqlite(path) => CatalogReader::Sqlite(Reader::open(path)?),
+            super::Location::Postgres(url) => CatalogReader::Postgres(super::pg_query::PgReader::open(url)?),
+        })
+    }
+
+    pub fn file_count(&self) -> Result<u64, CatalogError> {
+        both!(self, r => r.file_count())
+    }
+
+    pub fn search(&self, query: &Query, limit: u64) -> Result<Vec<FileInfo>, CatalogError> {
+        both!(self, r => r.search(query, limit))
+    }
+
+    pub fn dupes(&self, tier: Option<u8>, limit: u64) -> Result<Vec<DupeGroup>, CatalogError> {
+        both!(self, r => r.dupes(tier, limit))
+    }
+
+    pub fn show(&self, hash: &str) -> Result<Option<FileInfo>, CatalogError> {
+        both!(self, r => r.show(hash))
+    }
+
+    pub fn rejects(&self, job: Option<u64>, limit: u64) -> Result<Vec<RejectInfo>, CatalogError> {
+        both!(self, r => r.rejects(job, limit))
+    }
+
+    pub fn jobs(&self, limit: u64) -> Result<Vec<JobInfo>, CatalogError> {
+        both!(self, r => r.jobs(limit))
+    }
+
+    pub fn job(&self, id: u64) -> Result<Option<JobInfo>, CatalogError> {
+        both!(self, r => r.job(id))
+    }
+}
+
+/// Typed column access over either store's row, so one function builds a `FileInfo`.
+pub trait Cols {
+    type E;
+    fn int(&self, col: &str) -> Result<Option<i64>, Self::E>;
+    fn real(&self, col: &str) -> Result<Option<f64>, Self::E>;
+    fn flag(&self, col: &str) -> Result<Option<bool>, Self::E>;
+    fn text(&self, col: &str) -> Result<Option<String>, Self::E>;
+    fn blob(&self, col: &str) -> Result<Option<Vec<u8>>, Self::E>;
+}
+
+impl Cols for Row<'_> {
+    type E = rusqlite::Error;
+    fn int(&self, col: &str) -> rusqlite::Result<Option<i64>> {
+        self.get(col)
+    }
+    fn real(&self, col: &str) -> rusqlite::Result<Option<f64>> {
+        self.get(col)
+    }
+    fn flag(&self, col: &str) -> rusqlite::Result<Option<bool>> {
+        self.get(col)
+    }
+    fn text(&self, col: &str) -> rusqlite::Result<Option<String>> {
+        self.get(col)
+    }
+    fn blob(&self, col: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.get(col)
+    }
+}
+
+pub const FILE_COLS: &str = "hash, size, format, ppq, tracks, channels, duration_s, duration_ticks, bars, bpm,
     bpm_source, tempo_changes, key, key_confidence, time_signature, has_drums, drum_parts, role, is_loop,
     notes, parent, repairs, bpm_confidence, key_tonic, key_mode, key_source, key_runner_up, meter_source,
     loop_bars, quantized, drum_dominant, drum_shares, role_confidence, parts, chords, pitch_min, pitch_max,
@@ -303,11 +385,16 @@ impl Reader {
     }
 }
 
-fn channels_of(mask: u16) -> Vec<u8> {
+pub fn channels_of(mask: u16) -> Vec<u8> {
     (0..16u8).filter(|c| mask & (1 << c) != 0).map(|c| c + 1).collect()
 }
 
 fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileInfo> {
+    file_from(r)
+}
+
+/// A `FileInfo` from a row of `FILE_COLS`, on either store.
+pub fn file_from<R: Cols>(r: &R) -> Result<FileInfo, R::E> {
     let hex16 = |b: Option<Vec<u8>>| b.and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok()).map(|h| to_hex(&h));
     let list = |s: Option<String>| -> Vec<String> {
         s.map(|s| s.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect()).unwrap_or_default()
@@ -316,51 +403,56 @@ fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileInfo> {
     fn json<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
         s.and_then(|s| serde_json::from_str(&s).ok())
     }
-    let drum_parts: Option<String> = r.get("drum_parts")?;
+    // Every integer column holds what this program wrote from a narrower type; one out of range
+    // (a hand-edited row) reads as absent, or as 0 where the protocol has no absence.
+    fn narrow<T: TryFrom<i64>>(v: Option<i64>) -> Option<T> {
+        v.and_then(|v| T::try_from(v).ok())
+    }
+    let count = |v: Option<i64>| v.map_or(0, |v| v.max(0) as u64);
     Ok(FileInfo {
-        hash: hex16(r.get("hash")?).unwrap_or_default(),
-        size: r.get::<_, i64>("size")? as u64,
-        format: r.get("format")?,
-        ppq: r.get("ppq")?,
-        tracks: r.get("tracks")?,
-        channels: channels_of(r.get("channels")?),
-        duration_s: r.get("duration_s")?,
-        duration_ticks: r.get::<_, i64>("duration_ticks")? as u64,
-        bars: r.get("bars")?,
-        bpm: r.get("bpm")?,
-        bpm_source: r.get("bpm_source")?,
-        tempo_changes: r.get("tempo_changes")?,
-        key: r.get("key")?,
-        key_confidence: r.get("key_confidence")?,
-        time_signature: r.get("time_signature")?,
-        has_drums: r.get("has_drums")?,
-        drum_parts: drum_parts.map(|s| list(Some(s))),
-        role: r.get("role")?,
-        is_loop: r.get("is_loop")?,
-        notes: r.get::<_, i64>("notes")? as u64,
-        parent: hex16(r.get("parent")?),
-        repairs: list(r.get("repairs")?),
+        hash: hex16(r.blob("hash")?).unwrap_or_default(),
+        size: count(r.int("size")?),
+        format: narrow(r.int("format")?).unwrap_or_default(),
+        ppq: narrow(r.int("ppq")?),
+        tracks: narrow(r.int("tracks")?).unwrap_or_default(),
+        channels: channels_of(narrow(r.int("channels")?).unwrap_or_default()),
+        duration_s: r.real("duration_s")?.unwrap_or_default(),
+        duration_ticks: count(r.int("duration_ticks")?),
+        bars: r.real("bars")?,
+        bpm: r.real("bpm")?,
+        bpm_source: r.text("bpm_source")?,
+        tempo_changes: r.flag("tempo_changes")?.unwrap_or_default(),
+        key: r.text("key")?,
+        key_confidence: r.real("key_confidence")?,
+        time_signature: r.text("time_signature")?,
+        has_drums: r.flag("has_drums")?,
+        drum_parts: r.text("drum_parts")?.map(|s| list(Some(s))),
+        role: r.text("role")?,
+        is_loop: r.flag("is_loop")?,
+        notes: count(r.int("notes")?),
+        parent: hex16(r.blob("parent")?),
+        repairs: list(r.text("repairs")?),
         sources: Vec::new(),
-        bpm_confidence: r.get("bpm_confidence")?,
-        key_tonic: r.get("key_tonic")?,
-        key_mode: r.get("key_mode")?,
-        key_source: r.get("key_source")?,
-        key_runner_up: r.get("key_runner_up")?,
-        meter_source: r.get("meter_source")?,
-        loop_bars: r.get("loop_bars")?,
-        quantized: r.get("quantized")?,
-        drum_dominant: r.get("drum_dominant")?,
-        drum_shares: json(r.get("drum_shares")?),
-        role_confidence: r.get("role_confidence")?,
-        parts: json(r.get("parts")?).unwrap_or_default(),
-        chords: json(r.get("chords")?).unwrap_or_default(),
-        pitch_min: r.get("pitch_min")?,
-        pitch_max: r.get("pitch_max")?,
-        polyphony_mean: r.get("polyphony_mean")?,
-        polyphony_max: r.get("polyphony_max")?,
-        density: r.get("density")?,
-        velocity_min: r.get("velocity_min")?,
-        velocity_max: r.get("velocity_max")?,
-        fingerprint: hex16(r.get("fingerprint")?),
+        bpm_confidence: r.real("bpm_confidence")?,
+        key_tonic: narrow(r.int("key_tonic")?),
+        key_mode: r.text("key_mode")?,
+        key_source: r.text("key_source")?,
+        key_runner_up: r.text("key_runner_up")?,
+        meter_source: r.text("meter_source")?,
+        loop_bars: narrow(r.int("loop_bars")?),
+        quantized: r.flag("quantized")?,
+        drum_dominant: r.text("drum_dominant")?,
+        drum_shares: json(r.text("drum_shares")?),
+        role_confidence: r.real("role_confidence")?,
+        parts: json(r.text("parts")?).unwrap_or_default(),
+        chords: json(r.text("chords")?).unwrap_or_default(),
+        pitch_min: narrow(r.int("pitch_min")?),
+        pitch_max: narrow(r.int("pitch_max")?),
+        polyphony_mean: r.real("polyphony_mean")?,
+        polyphony_max: narrow(r.int("polyphony_max")?),
+        density: r.real("density")?,
+        velocity_min: narrow(r.int("velocity_min")?),
+        velocity_max: narrow(r.int("velocity_max")?),
+        fingerprint: hex16(r.blob("fingerprint")?),
     })
 }

@@ -8,11 +8,10 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use super::row::{tags_json, FileRow, Op, Outcome};
 use super::{CatalogError, Described, PartOf};
-use crate::analysis::{self, Analysis};
-use crate::dedupe::{from_hex, ContentId};
+use crate::dedupe::ContentId;
 use crate::job::Job;
-use crate::midi::Timing;
 
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
@@ -158,121 +157,105 @@ pub fn insert_file(
     job: u64,
     part_of: Option<&PartOf>,
 ) -> rusqlite::Result<bool> {
-    let f = &d.facts;
-    let (ppq, fps) = match f.timing {
-        Timing::Metrical { ppq } => (Some(i64::from(ppq)), None),
-        Timing::Timecode { fps, .. } => (None, Some(fps)),
-    };
-    let a = d.analysis.as_ref();
-    // The analysis's values where it ran; the parse's first guesses where it did not (SMPTE).
-    let (bars, bpm, bpm_source, tempo_changes) = match a {
-        Some(a) => (Some(a.bars), a.bpm, a.bpm_source, a.tempo_changes),
-        None => (f.bars, f.bpm, f.bpm_source, f.tempo_changes),
-    };
-    let time_signature = match a {
-        Some(a) => Some(a.time_signature.clone()),
-        None => f.time_signature.map(|(n, d)| format!("{n}/{d}")),
-    };
-    let has_drums = a.map_or(f.drum_notes > 0, |a| a.has_drums);
-    let json = a.map(AnalysisJson::of);
-    let json = json.as_ref();
-    let hash_of = |hex: &str| from_hex(hex).map(|h| h.to_vec());
-    let n = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO files (hash, size, format, ppq, smpte_fps, tracks, channels, notes, drum_notes,
-               events, duration_ticks, duration_s, bars, bpm, bpm_source, tempo_changes, time_signature,
-               has_drums, repairs, job,
-               analysis_version, bpm_initial, bpm_weighted, bpm_confidence, key, key_tonic, key_mode,
-               key_confidence, key_source, key_runner_up, meter_source, is_loop, loop_bars, repeat_bars,
-               quantized, drum_parts, drum_dominant, drum_shares, role, role_confidence, parts, chords,
-               pitch_min, pitch_max, polyphony_mean, polyphony_max, density, velocity_min, velocity_max,
-               fingerprint, shape, parent, part_index, part_track, part_channel)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-               ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39,
-               ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50, ?51, ?52, ?53, ?54, ?55)",
-        )?
-        .execute(params![
-            &id[..],
-            size as i64,
-            f.format,
-            ppq,
-            fps,
-            f.tracks,
-            f.channels,
-            f.notes as i64,
-            f.drum_notes as i64,
-            f.events as i64,
-            f.duration_ticks as i64,
-            f.duration_s,
-            bars,
-            bpm,
-            bpm_source,
-            tempo_changes,
-            time_signature,
-            has_drums,
-            f.repairs.to_text(),
-            job as i64,
-            a.map(|_| analysis::VERSION),
-            a.map(|a| a.bpm_initial),
-            a.map(|a| a.bpm_weighted),
-            a.map(|a| a.bpm_confidence),
-            a.and_then(|a| a.key.as_deref()),
-            a.and_then(|a| a.tonic),
-            a.and_then(|a| a.mode),
-            a.and_then(|a| a.key_confidence),
-            a.and_then(|a| a.key_source),
-            a.and_then(|a| a.key_runner_up.as_deref()),
-            a.map(|a| a.meter_source),
-            a.map(|a| a.loop_bars.is_some()),
-            a.and_then(|a| a.loop_bars),
-            a.and_then(|a| a.repeat_bars),
-            a.map(|a| a.quantized),
-            json.and_then(|j| j.drum_parts.as_deref()),
-            a.and_then(|a| a.drum_dominant),
-            json.and_then(|j| j.drum_shares.as_deref()),
-            a.map(|a| a.role),
-            a.map(|a| a.role_confidence),
-            json.map(|j| j.parts.as_str()),
-            json.and_then(|j| j.chords.as_deref()),
-            a.and_then(|a| a.pitch_min),
-            a.and_then(|a| a.pitch_max),
-            a.map(|a| a.polyphony_mean),
-            a.map(|a| a.polyphony_max),
-            a.map(|a| a.density),
-            a.and_then(|a| a.velocity_min),
-            a.and_then(|a| a.velocity_max),
-            a.and_then(|a| hash_of(&a.fingerprint)),
-            a.and_then(|a| a.shape.as_deref().and_then(hash_of)),
-            part_of.map(|p| &p.parent[..]),
-            part_of.map(|p| p.index),
-            part_of.map(|p| p.track),
-            part_of.and_then(|p| p.channel.map(|c| c + 1)),
-        ])?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT OR IGNORE INTO files ({}) VALUES ({})",
+            FileRow::COLUMNS,
+            (1..=FileRow::COUNT).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+        )
+    });
+    let r = FileRow::of(id, size, d, job, part_of);
+    let n = conn.prepare_cached(&SQL)?.execute(params![
+        r.hash,
+        r.size,
+        r.format,
+        r.ppq,
+        r.smpte_fps,
+        r.tracks,
+        r.channels,
+        r.notes,
+        r.drum_notes,
+        r.events,
+        r.duration_ticks,
+        r.duration_s,
+        r.bars,
+        r.bpm,
+        r.bpm_source,
+        r.tempo_changes,
+        r.time_signature,
+        r.has_drums,
+        r.repairs,
+        r.job,
+        r.analysis_version,
+        r.bpm_initial,
+        r.bpm_weighted,
+        r.bpm_confidence,
+        r.key,
+        r.key_tonic,
+        r.key_mode,
+        r.key_confidence,
+        r.key_source,
+        r.key_runner_up,
+        r.meter_source,
+        r.is_loop,
+        r.loop_bars,
+        r.repeat_bars,
+        r.quantized,
+        r.drum_parts,
+        r.drum_dominant,
+        r.drum_shares,
+        r.role,
+        r.role_confidence,
+        r.parts,
+        r.chords,
+        r.pitch_min,
+        r.pitch_max,
+        r.polyphony_mean,
+        r.polyphony_max,
+        r.density,
+        r.velocity_min,
+        r.velocity_max,
+        r.fingerprint,
+        r.shape,
+        r.parent,
+        r.part_index,
+        r.part_track,
+        r.part_channel,
+    ])?;
     Ok(n == 1)
 }
 
-/// The analysis's list-shaped values as stored: JSON where a reader needs structure, the drum
-/// part names comma-separated by share (the dominant first) as version 1 stored them.
-struct AnalysisJson {
-    drum_parts: Option<String>,
-    drum_shares: Option<String>,
-    parts: String,
-    chords: Option<String>,
-}
-
-impl AnalysisJson {
-    fn of(a: &Analysis) -> AnalysisJson {
-        use erased::Ser;
-        let mut by_share = a.drum_parts.clone();
-        by_share.sort_by(|x, y| y.1.total_cmp(&x.1));
-        let shares: std::collections::BTreeMap<&str, f32> = a.drum_parts.iter().copied().collect();
-        AnalysisJson {
-            drum_parts: (!by_share.is_empty()).then(|| by_share.iter().map(|p| p.0).collect::<Vec<_>>().join(",")),
-            drum_shares: (!shares.is_empty()).then(|| shares.to_json()),
-            parts: a.parts.to_json(),
-            chords: (!a.chords.is_empty()).then(|| a.chords.to_json()),
+/// Applies a group's writes in order, in one transaction.
+pub fn write_group(conn: &Connection, ops: &[Op<'_>]) -> rusqlite::Result<Outcome> {
+    let mut out = Outcome::default();
+    let tx = conn.unchecked_transaction()?;
+    for op in ops {
+        match op {
+            Op::File { id, size, file, source } => {
+                let new = insert_file(&tx, id, *size, file, source.job.id, source.part_of.as_ref())?;
+                insert_source(&tx, id, source, new && source.part_of.is_none())?;
+                if new {
+                    out.new_files.insert(**id);
+                }
+            }
+            Op::Source { id, source } => {
+                insert_source(&tx, id, source, false)?;
+            }
+            Op::Checked { id, source } => {
+                if has_file(&tx, id)? {
+                    insert_source(&tx, id, source, false)?;
+                } else {
+                    out.missing.insert(**id);
+                }
+            }
+            Op::Reject { job, path, reason, detail } => upsert_reject(&tx, *job, path, reason, detail)?,
+            Op::Archive { id, size, job, path, members } => {
+                insert_archive(&tx, id, *size, *job, path, *members)?;
+            }
         }
     }
+    tx.commit()?;
+    Ok(out)
 }
 
 /// `whole_row` says the content's row was just inserted as a whole file, so there is no part
@@ -283,8 +266,7 @@ pub fn insert_source(
     s: &crate::catalog::Source,
     whole_row: bool,
 ) -> rusqlite::Result<bool> {
-    use erased::Ser;
-    let tags = (!s.tags.is_empty()).then(|| s.tags.to_json());
+    let tags = tags_json(s);
     let n = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO sources (hash, job, path, name, raw_name, clean_name, tags, parent)

@@ -14,8 +14,9 @@ use crossbeam_channel::Receiver;
 use midictl::protocol::JobState;
 use rusqlite::Connection;
 
-use super::sqlite;
-use super::{Row, Source, WriterMsg};
+use super::row::{Op, Outcome};
+use super::{postgres, sqlite};
+use super::{CatalogError, Row, Source, WriterMsg};
 use crate::dedupe::{ContentId, DedupeIndex, Known};
 use crate::job::{Counters, Job};
 use crate::objects::ObjectStore;
@@ -28,9 +29,49 @@ const GROUP_ROWS: usize = 4096;
 /// from memory; the rows are the history).
 const JOB_ROW_EVERY: Duration = Duration::from_secs(2);
 
+/// The database a writer commits to. One enum, not a trait object: two stores, each with its
+/// own way to write a group (statements in a SQLite transaction; COPY BINARY into staging
+/// tables and a merge on PostgreSQL).
+pub enum Store {
+    Sqlite { conn: Connection, path: PathBuf },
+    Postgres(Box<postgres::PgWriter>),
+}
+
+impl Store {
+    fn write_group(&mut self, ops: &[Op<'_>]) -> Result<Outcome, CatalogError> {
+        match self {
+            Store::Sqlite { conn, path } => sqlite::write_group(conn, ops).map_err(|source| CatalogError::Sqlite {
+                op: "committing a batch",
+                path: path.display().to_string(),
+                source,
+            }),
+            Store::Postgres(pg) => pg.write_group(ops),
+        }
+    }
+
+    fn upsert_job(&mut self, job: &Job) -> Result<(), CatalogError> {
+        match self {
+            Store::Sqlite { conn, path } => sqlite::upsert_job(conn, job).map_err(|source| CatalogError::Sqlite {
+                op: "writing a job row",
+                path: path.display().to_string(),
+                source,
+            }),
+            Store::Postgres(pg) => pg.upsert_job(job),
+        }
+    }
+
+    fn upsert_exports(&mut self, job: u64, target: &str, files: &[super::ExportedFile]) -> Result<(), CatalogError> {
+        match self {
+            Store::Sqlite { conn, path } => sqlite::upsert_exports(conn, job, target, files).map_err(|source| {
+                CatalogError::Sqlite { op: "recording export files", path: path.display().to_string(), source }
+            }),
+            Store::Postgres(pg) => pg.upsert_exports(job, target, files),
+        }
+    }
+}
+
 pub struct Writer {
-    conn: Connection,
-    path: PathBuf,
+    store: Store,
     objects: Arc<ObjectStore>,
     index: Arc<DedupeIndex>,
     parked: HashMap<ContentId, Vec<Source>>,
@@ -45,8 +86,8 @@ struct Tally {
 }
 
 impl Writer {
-    pub fn new(conn: Connection, path: PathBuf, objects: Arc<ObjectStore>, index: Arc<DedupeIndex>) -> Writer {
-        Writer { conn, path, objects, index, parked: HashMap::new(), last_job_rows: Instant::now() }
+    pub fn new(store: Store, objects: Arc<ObjectStore>, index: Arc<DedupeIndex>) -> Writer {
+        Writer { store, objects, index, parked: HashMap::new(), last_job_rows: Instant::now() }
     }
 
     /// Runs until every sender is gone, then returns after the last commit.
@@ -76,17 +117,21 @@ impl Writer {
         }
         // Before the job rows, so a job row never says more than the catalog holds.
         for (job, target, files) in exports {
-            if let Err(e) = sqlite::upsert_exports(&self.conn, job, &target, &files) {
-                tracing::error!(job, "recording export files in {}: {e}", self.path.display());
+            if let Err(e) = self.store.upsert_exports(job, &target, &files) {
+                tracing::error!(job, "{e}");
             }
         }
         for j in job_rows {
-            if let Err(e) = sqlite::upsert_job(&self.conn, &j) {
-                tracing::error!(job = j.id, "writing job row to {}: {e}", self.path.display());
-            }
+            self.write_job_row(&j);
         }
         for b in barriers {
             let _ = b.send(());
+        }
+    }
+
+    fn write_job_row(&mut self, job: &Job) {
+        if let Err(e) = self.store.upsert_job(job) {
+            tracing::error!(job = job.id, "{e}");
         }
     }
 
@@ -95,131 +140,144 @@ impl Writer {
         if has_objects {
             if let Err(e) = self.objects.sync() {
                 // Without durable objects the rows must not commit; the batch fails as a whole.
-                self.fail_rows(rows, &e.to_string());
+                self.fail_rows(rows, Vec::new(), &e.to_string());
                 return;
             }
         }
-        let mut tallies: HashMap<u64, (Arc<Job>, Tally, u64)> = HashMap::new();
-        // A map, not a Vec: every duplicate in the group is looked up in it. The value says the
-        // row is new (the index counts files).
-        let mut committed_ids: HashMap<ContentId, bool> = HashMap::new();
-        // Duplicates whose content is still pending elsewhere: parked after the commit.
-        let mut to_park: HashSet<ContentId> = HashSet::new();
-        let mut archive_ids: Vec<ContentId> = Vec::new();
-        let result = (|| -> rusqlite::Result<()> {
-            let tx = self.conn.unchecked_transaction()?;
-            for row in &rows {
-                match row {
-                    Row::File { id, size, file, source } => {
-                        let t = tally(&mut tallies, &source.job);
-                        let new = sqlite::insert_file(&tx, id, *size, file, source.job.id, source.part_of.as_ref())?;
-                        sqlite::insert_source(&tx, id, source, new && source.part_of.is_none())?;
-                        if source.part_of.is_some() {
-                            // Counted as `parts` by the shard that made it.
-                        } else if new {
-                            t.1.imported += 1;
-                            t.2 += 1;
-                        } else {
-                            t.1.duplicates += 1;
-                            t.2 += 1;
-                        }
-                        *committed_ids.entry(*id).or_default() |= new;
-                        if let Some(waiting) = self.parked.remove(id) {
-                            for s in waiting {
-                                sqlite::insert_source(&tx, id, &s, false)?;
-                                let t = tally(&mut tallies, &s.job);
-                                if s.part_of.is_none() {
-                                    t.1.duplicates += 1;
-                                    t.2 += 1;
-                                }
-                            }
-                        }
-                    }
-                    Row::Duplicate { .. } | Row::Reject { .. } | Row::Archive { .. } => {}
+        // Sources parked for a content this group commits are written with it.
+        let mut unparked: Vec<(ContentId, Vec<Source>)> = Vec::new();
+        let mut in_group: HashSet<ContentId> = HashSet::new();
+        for row in &rows {
+            if let Row::File { id, .. } = row {
+                in_group.insert(*id);
+                if let Some(waiting) = self.parked.remove(id) {
+                    unparked.push((*id, waiting));
                 }
             }
-            for row in &rows {
-                match row {
-                    Row::Duplicate { id, source } => {
+        }
+        // Duplicates whose content is still pending elsewhere: parked after the commit.
+        let mut to_park: HashSet<ContentId> = HashSet::new();
+        let mut ops: Vec<Op<'_>> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Row::File { id, size, file, source } = row {
+                ops.push(Op::File { id, size: *size, file, source });
+                if let Some((_, waiting)) = unparked.iter().find(|(u, _)| u == id) {
+                    ops.extend(waiting.iter().map(|source| Op::Source { id, source }));
+                }
+            }
+        }
+        for row in &rows {
+            match row {
+                Row::Duplicate { id, source } => {
+                    if in_group.contains(id) {
+                        ops.push(Op::Source { id, source });
+                    } else if self.index.get(id) == Some(Known::Committed) {
                         // A fingerprint match in the index is confirmed by the catalog's unique index.
-                        let in_catalog = committed_ids.contains_key(id)
-                            || (self.index.get(id) == Some(Known::Committed) && sqlite::has_file(&tx, id)?);
-                        if !in_catalog {
-                            // Parking moves the source out; counted when its file row commits.
-                            to_park.insert(*id);
-                            continue;
-                        }
-                        sqlite::insert_source(&tx, id, source, false)?;
+                        ops.push(Op::Checked { id, source });
+                    } else {
+                        to_park.insert(*id);
+                    }
+                }
+                Row::Reject { job, path, reason, detail } => {
+                    ops.push(Op::Reject { job: job.id, path, reason: reason.code(), detail });
+                }
+                Row::Archive { id, size, job, path, members, complete, known } => {
+                    if *complete && !*known {
+                        ops.push(Op::Archive { id, size: *size, job: job.id, path, members: *members });
+                    }
+                }
+                Row::File { .. } => {}
+            }
+        }
+        let result = self.store.write_group(&ops);
+        drop(ops);
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!("{e}");
+                self.fail_rows(rows, unparked, &e.to_string());
+                return;
+            }
+        };
+
+        let mut tallies: HashMap<u64, (Arc<Job>, Tally, u64)> = HashMap::new();
+        for (_, waiting) in &unparked {
+            for s in waiting {
+                let t = tally(&mut tallies, &s.job);
+                if s.part_of.is_none() {
+                    t.1.duplicates += 1;
+                    t.2 += 1;
+                }
+            }
+        }
+        drop(unparked);
+        for row in rows {
+            match row {
+                Row::File { id, source, .. } => {
+                    let new = outcome.new_files.contains(&id);
+                    self.index.set_committed(&id, new);
+                    let t = tally(&mut tallies, &source.job);
+                    if source.part_of.is_some() {
+                        // Counted as `parts` by the shard that made it.
+                    } else if new {
+                        t.1.imported += 1;
+                        t.2 += 1;
+                    } else {
+                        t.1.duplicates += 1;
+                        t.2 += 1;
+                    }
+                }
+                Row::Duplicate { id, source } => {
+                    if to_park.contains(&id) || outcome.missing.contains(&id) {
+                        // Counted when its file row commits.
+                        self.parked.entry(id).or_default().push(source);
+                    } else {
                         let t = tally(&mut tallies, &source.job);
                         if source.part_of.is_none() {
                             t.1.duplicates += 1;
                             t.2 += 1;
                         }
                     }
-                    Row::Reject { job, path, reason, detail } => {
-                        sqlite::upsert_reject(&tx, job.id, path, reason.code(), detail)?;
-                        let t = tally(&mut tallies, job);
-                        t.1.rejected += 1;
-                        t.2 += 1;
+                }
+                Row::Reject { job, reason, .. } => {
+                    job.count_reject(reason);
+                    let t = tally(&mut tallies, &job);
+                    t.1.rejected += 1;
+                    t.2 += 1;
+                }
+                Row::Archive { id, job, complete, known, .. } => {
+                    if complete && !known {
+                        self.index.set_archive(id);
                     }
-                    Row::Archive { id, size, job, path, members, complete, known } => {
-                        if *complete && !*known {
-                            sqlite::insert_archive(&tx, id, *size, job.id, path, *members)?;
-                            archive_ids.push(*id);
-                        }
-                        // Nothing to count (its members were), but the job is checked for
-                        // completion after this commit.
-                        tally(&mut tallies, job);
-                    }
-                    Row::File { .. } => {}
+                    // Nothing to count (its members were), but the job is checked for
+                    // completion after this commit.
+                    tally(&mut tallies, &job);
                 }
             }
-            tx.commit()
-        })();
-
-        match result {
-            Ok(()) => {
-                for (id, new) in &committed_ids {
-                    self.index.set_committed(id, *new);
-                }
-                for id in archive_ids {
-                    self.index.set_archive(id);
-                }
-                // Now park the duplicates whose content is still pending elsewhere.
-                for row in rows {
-                    if let Row::Duplicate { id, source } = row {
-                        if to_park.contains(&id) {
-                            self.parked.entry(id).or_default().push(source);
-                        }
-                    } else if let Row::Reject { job, reason, .. } = row {
-                        job.count_reject(reason);
-                    }
-                }
-                for (_, (job, t, n)) in tallies {
-                    Counters::add(&job.counters.imported, t.imported);
-                    Counters::add(&job.counters.duplicates, t.duplicates);
-                    Counters::add(&job.counters.rejected, t.rejected);
-                    job.add_cataloged(n);
-                    self.maybe_finish(&job);
-                    if self.last_job_rows.elapsed() > JOB_ROW_EVERY {
-                        let _ = sqlite::upsert_job(&self.conn, &job);
-                    }
-                }
-                if self.last_job_rows.elapsed() > JOB_ROW_EVERY {
-                    self.last_job_rows = Instant::now();
-                }
+        }
+        let refresh = self.last_job_rows.elapsed() > JOB_ROW_EVERY;
+        for (_, (job, t, n)) in tallies {
+            Counters::add(&job.counters.imported, t.imported);
+            Counters::add(&job.counters.duplicates, t.duplicates);
+            Counters::add(&job.counters.rejected, t.rejected);
+            job.add_cataloged(n);
+            self.maybe_finish(&job);
+            if refresh {
+                self.write_job_row(&job);
             }
-            Err(e) => {
-                tracing::error!("committing a batch to {}: {e}", self.path.display());
-                self.fail_rows(rows, &e.to_string());
-            }
+        }
+        if refresh {
+            self.last_job_rows = Instant::now();
         }
     }
 
     /// A batch that cannot commit: its claims are released and its jobs fail with the reason,
     /// rather than hang waiting for rows that will never arrive.
-    fn fail_rows(&mut self, rows: Vec<Row>, why: &str) {
+    fn fail_rows(&mut self, rows: Vec<Row>, unparked: Vec<(ContentId, Vec<Source>)>, why: &str) {
         let mut jobs: HashMap<u64, Arc<Job>> = HashMap::new();
+        for s in unparked.into_iter().flat_map(|(_, w)| w) {
+            jobs.insert(s.job.id, s.job);
+        }
         for row in rows {
             match row {
                 Row::File { id, source, .. } => {
@@ -241,16 +299,14 @@ impl Writer {
         }
         for (_, job) in jobs {
             if job.finish(JobState::Failed, Some(format!("catalog write failed: {why}"))) {
-                let _ = sqlite::upsert_job(&self.conn, &job);
+                self.write_job_row(&job);
             }
         }
     }
 
-    fn maybe_finish(&self, job: &Arc<Job>) {
+    fn maybe_finish(&mut self, job: &Arc<Job>) {
         if job.is_complete() && job.finish(JobState::Done, None) {
-            if let Err(e) = sqlite::upsert_job(&self.conn, job) {
-                tracing::error!(job = job.id, "writing job row to {}: {e}", self.path.display());
-            }
+            self.write_job_row(job);
         }
     }
 }

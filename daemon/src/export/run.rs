@@ -26,8 +26,8 @@ use parking_lot::Mutex;
 use super::plan::{self, Entry, Index, IndexEntry, OnDisk, Plan, Target, INDEX_CSV, INDEX_JSON};
 use super::{mpcpattern, progression};
 use crate::catalog::lang::Query;
-use crate::catalog::query::Reader;
-use crate::catalog::{CatalogError, WriterMsg};
+use crate::catalog::query::CatalogReader;
+use crate::catalog::{CatalogError, Location, WriterMsg};
 use crate::dedupe::{from_hex, ContentId};
 use crate::job::{Counters, Job};
 use crate::library::rename::Template;
@@ -62,12 +62,12 @@ pub struct Request {
 }
 
 /// The selection, in catalog order.
-pub fn select(catalog: &Path, query: &Query) -> Result<Vec<FileInfo>, CatalogError> {
-    Reader::open(catalog)?.search(query, u64::MAX)
+pub fn select(catalog: &Location, query: &Query) -> Result<Vec<FileInfo>, CatalogError> {
+    CatalogReader::open(catalog)?.search(query, u64::MAX)
 }
 
 /// Reads the catalog and the drive and decides every path; writes nothing.
-pub fn make_plan(catalog: &Path, objects: &ObjectStore, req: &Request) -> Result<Plan, ExportError> {
+pub fn make_plan(catalog: &Location, objects: &ObjectStore, req: &Request) -> Result<Plan, ExportError> {
     let files = select(catalog, &req.query)?;
     let previous = previous_with_pending(&req.to);
     let object = |hash: &str| from_hex(hash).map(|id| objects.path_of(&id));
@@ -486,7 +486,7 @@ fn csv(index: &Index) -> Vec<u8> {
 /// A job that runs an export on its own thread (the engine's `export`).
 pub fn spawn(
     job: Arc<Job>,
-    catalog: PathBuf,
+    catalog: Location,
     objects: Arc<ObjectStore>,
     req: Request,
     workers: usize,

@@ -1,0 +1,614 @@
+//! The PostgreSQL catalog: the same logical schema as the embedded store (`migrations/postgres/`),
+//! written by the one writer thread with COPY BINARY.
+//!
+//! A group of batches is copied into session-local staging tables (`ON COMMIT DELETE ROWS`) and
+//! merged into the real tables with `INSERT ... ON CONFLICT DO NOTHING`, in one transaction: a
+//! group is all-or-nothing, and replaying it changes nothing. That is also what makes several
+//! daemons on one catalog safe: two that import the same content both try to insert its row,
+//! the unique hash keeps one, and the other learns it was not new from the merge's `RETURNING`.
+//!
+//! The client is tokio-postgres on a current-thread runtime owned by the thread that uses it (the
+//! writer, or a reader); nothing else runs on it, so the shards' io_uring loops never share an
+//! executor with the database. When the connection is lost, the writer keeps its group, waits
+//! (1 s doubling to 30 s), reconnects and replays it: it never drops a group, and while it
+//! waits the bounded channels stop the shards (backpressure, not memory growth).
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use tokio::runtime::Runtime;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+use super::row::{tags_json, FileRow, Op, Outcome};
+use super::{CatalogError, ExportedFile};
+use crate::dedupe::ContentId;
+use crate::job::Job;
+
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../../../migrations/postgres/0002_search.sql")),
+];
+
+/// Any advisory lock key only midid takes: migrations run under it, so two daemons starting on
+/// one database apply them once.
+const MIGRATION_LOCK: i64 = 0x6d69_6469_645f_6d67;
+
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Whether a `--database` value names PostgreSQL.
+pub fn is_postgres_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// The URL with any password replaced, for messages and `status`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (auth, tail) = match rest.split_once('@') {
+        Some((auth, tail)) if !auth.contains('/') => (Some(auth), tail),
+        _ => (None, rest),
+    };
+    match auth.map(|a| a.split_once(':')) {
+        Some(Some((user, _))) => format!("{scheme}://{user}:***@{tail}"),
+        Some(None) => format!("{scheme}://{}@{tail}", auth.unwrap_or_default()),
+        None => url.to_string(),
+    }
+}
+
+/// Connection losses (and a server shutting down or starting up) are worth a retry; anything
+/// else (a constraint, a type, a syntax error) would fail the same way again.
+fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            code.code().starts_with("08")
+                || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW].contains(code)
+        }
+        // No SQLSTATE: the error came from the socket, not the server.
+        None => {
+            let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+            while let Some(s) = src {
+                if s.is::<std::io::Error>() {
+                    return true;
+                }
+                src = s.source();
+            }
+            false
+        }
+    }
+}
+
+/// One connection and the runtime that drives it.
+pub struct PgConn {
+    rt: Runtime,
+    client: Client,
+    url: String,
+}
+
+impl PgConn {
+    pub fn connect(url: &str) -> Result<PgConn, CatalogError> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CatalogError::Runtime)?;
+        let client = rt.block_on(open(&rt, url)).map_err(err("connecting", url))?;
+        Ok(PgConn { rt, client, url: url.to_string() })
+    }
+
+    fn reconnect(&mut self) -> Result<(), tokio_postgres::Error> {
+        self.client = self.rt.block_on(open(&self.rt, &self.url))?;
+        Ok(())
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn err(&self, op: &'static str) -> impl Fn(tokio_postgres::Error) -> CatalogError + '_ {
+        err(op, &self.url)
+    }
+
+    /// Runs a future on this connection's runtime (readers: every query is one block_on).
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Applies the migrations this binary knows that the database lacks, in one transaction,
+    /// under an advisory lock; refuses a database migrated by a newer midid.
+    pub fn migrate(&mut self) -> Result<(), CatalogError> {
+        let url = self.url.clone();
+        let e = |op| err(op, &url);
+        let known = MIGRATIONS.last().map_or(0, |m| m.0);
+        self.rt.block_on(async {
+            let tx = self.client.transaction().await.map_err(e("starting migrations"))?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await
+                .map_err(e("locking migrations"))?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied TEXT NOT NULL)",
+            )
+            .await
+            .map_err(e("creating schema_migrations"))?;
+            let current: i64 = tx
+                .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+                .await
+                .map_err(e("reading schema version"))?
+                .get(0);
+            if current > known {
+                return Err(CatalogError::TooNew { path: redact(&url), found: current, known });
+            }
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+                tx.batch_execute(sql).await.map_err(e("applying migration"))?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)",
+                    &[version, &crate::job::now_rfc3339()],
+                )
+                .await
+                .map_err(e("recording migration"))?;
+            }
+            tx.commit().await.map_err(e("committing migrations"))
+        })
+    }
+
+    /// Every catalogued content id (for the dedupe index) and every walked archive, streamed.
+    pub fn load_ids(&mut self, mut each: impl FnMut(ContentId, bool)) -> Result<(), CatalogError> {
+        let url = self.url.clone();
+        self.rt.block_on(async {
+            for (sql, archive) in [("SELECT hash FROM files", false), ("SELECT hash FROM archives", true)] {
+                let rows =
+                    self.client.query_raw(sql, std::iter::empty::<i64>()).await.map_err(err("loading ids", &url))?;
+                let mut rows = std::pin::pin!(rows);
+                while let Some(row) = rows.try_next().await.map_err(err("loading ids", &url))? {
+                    if let Ok(id) = ContentId::try_from(row.get::<_, &[u8]>(0)) {
+                        each(id, archive);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// A fresh job id from the catalog's sequence: unique across daemons sharing it.
+    pub fn next_job_id(&mut self) -> Result<u64, CatalogError> {
+        let url = self.url.clone();
+        self.rt.block_on(async {
+            let row = self
+                .client
+                .query_one("SELECT nextval('jobs_id_seq')", &[])
+                .await
+                .map_err(err("taking a job id", &url))?;
+            Ok(row.get::<_, i64>(0) as u64)
+        })
+    }
+
+    /// Jobs this daemon (`owner`) left running died with it; other daemons' jobs are theirs.
+    pub fn fail_orphaned_jobs(&mut self, owner: &str) -> Result<u64, CatalogError> {
+        let url = self.url.clone();
+        self.rt.block_on(async {
+            self.client
+                .execute(
+                    "UPDATE jobs SET state = 'failed', note = 'daemon stopped before the job finished', finished = $1
+                     WHERE state IN ('queued', 'running') AND owner = $2",
+                    &[&crate::job::now_rfc3339(), &owner],
+                )
+                .await
+                .map_err(err("closing orphaned jobs", &url))
+        })
+    }
+}
+
+fn err<'u>(op: &'static str, url: &'u str) -> impl Fn(tokio_postgres::Error) -> CatalogError + 'u {
+    move |source| CatalogError::Postgres { op, url: redact(url), source }
+}
+
+async fn open(rt: &Runtime, url: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    // The connection task runs whenever this runtime is driven (every call is a block_on on it).
+    rt.spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("PostgreSQL connection ended: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Column types of the staging tables, read from the server once per session, so the COPY
+/// BINARY encoder and the tables can never disagree.
+struct Staging {
+    files: Vec<Type>,
+    sources: Vec<Type>,
+    rejects: Vec<Type>,
+    archives: Vec<Type>,
+}
+
+const STAGING_SQL: &str = "
+CREATE TEMP TABLE IF NOT EXISTS stage_sources ON COMMIT DELETE ROWS AS
+  SELECT 0::int4 AS ord, hash, job, path, name, raw_name, clean_name, tags::text AS tags, parent, false AS checked
+  FROM sources WITH NO DATA;
+CREATE TEMP TABLE IF NOT EXISTS stage_rejects ON COMMIT DELETE ROWS AS
+  SELECT 0::int4 AS ord, job, path, reason, detail FROM rejects WITH NO DATA;
+CREATE TEMP TABLE IF NOT EXISTS stage_archives ON COMMIT DELETE ROWS AS
+  SELECT 0::int4 AS ord, hash, size, job, path, members FROM archives WITH NO DATA;";
+
+async fn staging(client: &Client) -> Result<Staging, tokio_postgres::Error> {
+    client
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_files ON COMMIT DELETE ROWS AS
+               SELECT 0::int4 AS ord, {} FROM files WITH NO DATA; {STAGING_SQL}",
+            FileRow::COLUMNS
+        ))
+        .await?;
+    let mut types = Vec::new();
+    for t in ["stage_files", "stage_sources", "stage_rejects", "stage_archives"] {
+        let rows = client
+            .query(
+                "SELECT atttypid FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0
+                   AND NOT attisdropped ORDER BY attnum",
+                &[&t],
+            )
+            .await?;
+        types
+            .push(rows.iter().map(|r| Type::from_oid(r.get::<_, u32>(0)).unwrap_or(Type::TEXT)).collect::<Vec<Type>>());
+    }
+    let mut it = types.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    Ok(Staging { files: next(), sources: next(), rejects: next(), archives: next() })
+}
+
+/// The catalog writer's PostgreSQL side.
+pub struct PgWriter {
+    conn: PgConn,
+    staging: Option<Staging>,
+    /// Host and data dir: whose jobs these are (`fail_orphaned_jobs`).
+    owner: String,
+}
+
+impl PgWriter {
+    pub fn new(conn: PgConn, owner: String) -> PgWriter {
+        PgWriter { conn, staging: None, owner }
+    }
+
+    /// Runs `attempt` until it succeeds or fails for a reason a retry cannot fix; a lost
+    /// connection is re-opened with backoff, forever (the group is never dropped).
+    fn retrying<T>(
+        &mut self,
+        op: &'static str,
+        mut attempt: impl FnMut(&mut PgWriter) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, CatalogError> {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            match attempt(self) {
+                Ok(v) => return Ok(v),
+                Err(e) if is_transient(&e) => {
+                    tracing::warn!(
+                        "{op} on {}: {e}; the group is kept, reconnecting in {}s",
+                        redact(&self.conn.url),
+                        wait.as_secs()
+                    );
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(MAX_BACKOFF);
+                    self.staging = None;
+                    if let Err(e) = self.conn.reconnect() {
+                        tracing::warn!("reconnecting to {}: {e}", redact(&self.conn.url));
+                    }
+                }
+                Err(e) => return Err(CatalogError::Postgres { op, url: redact(&self.conn.url), source: e }),
+            }
+        }
+    }
+
+    pub fn write_group(&mut self, ops: &[Op<'_>]) -> Result<Outcome, CatalogError> {
+        self.retrying("committing a batch", |w| {
+            if w.staging.is_none() {
+                w.staging = Some(w.conn.rt.block_on(staging(&w.conn.client))?);
+            }
+            let PgWriter { conn, staging, .. } = w;
+            let Some(staging) = staging.as_ref() else { unreachable_staging() };
+            conn.rt.block_on(write_group(&mut conn.client, staging, ops))
+        })
+    }
+
+    pub fn upsert_job(&mut self, job: &Job) -> Result<(), CatalogError> {
+        let info = job.info();
+        let json = |v: &dyn ErasedJson| v.json();
+        let (paths, counts, rejects, skipped) =
+            (json(&info.paths), json(&info.counts), json(&info.rejects_by_reason), json(&info.skipped_by_ext));
+        let owner = self.owner.clone();
+        self.retrying("writing a job row", |w| {
+            w.conn.rt.block_on(w.conn.client.execute(
+                "INSERT INTO jobs (id, kind, paths, state, counts, rejects_by_reason, skipped_by_ext, discovery_done,
+                   started, finished, elapsed_s, note, owner)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, counts = excluded.counts,
+                   rejects_by_reason = excluded.rejects_by_reason, skipped_by_ext = excluded.skipped_by_ext,
+                   discovery_done = excluded.discovery_done, finished = excluded.finished,
+                   elapsed_s = excluded.elapsed_s, note = excluded.note",
+                &[
+                    &(info.id as i64),
+                    &info.kind,
+                    &paths,
+                    &info.state.as_str(),
+                    &counts,
+                    &rejects,
+                    &skipped,
+                    &info.discovery_done,
+                    &info.started,
+                    &info.finished,
+                    &info.elapsed_s,
+                    &info.note,
+                    &owner,
+                ],
+            ))
+        })?;
+        Ok(())
+    }
+
+    /// An export's files; the latest export of a path wins (one statement over arrays).
+    pub fn upsert_exports(&mut self, job: u64, target: &str, files: &[ExportedFile]) -> Result<(), CatalogError> {
+        let dests: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+        let hashes: Vec<&[u8]> = files.iter().map(|f| &f.1[..]).collect();
+        let job = job as i64;
+        self.retrying("recording export files", |w| {
+            w.conn.rt.block_on(w.conn.client.execute(
+                "INSERT INTO exports (dest, job, target, hash)
+                 SELECT DISTINCT ON (d) d, $1, $2, h FROM unnest($3::text[], $4::bytea[]) WITH ORDINALITY AS u(d, h, n)
+                 ORDER BY d, n DESC
+                 ON CONFLICT (dest) DO UPDATE SET job = excluded.job, target = excluded.target, hash = excluded.hash",
+                &[&job, &target, &dests, &hashes],
+            ))
+        })?;
+        Ok(())
+    }
+}
+
+/// `write_group` fills the staging types before it borrows them.
+fn unreachable_staging() -> ! {
+    // The branch above just set it; a None here is a bug in this file, not in the input.
+    panic!("staging types missing right after they were set")
+}
+
+trait ErasedJson {
+    fn json(&self) -> String;
+}
+
+impl<T: serde::Serialize> ErasedJson for T {
+    fn json(&self) -> String {
+        super::row::to_json(self)
+    }
+}
+
+/// One group: COPY each kind of row into its staging table, then merge, in one transaction.
+async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Result<Outcome, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let mut out = Outcome::default();
+    let (mut files, mut sources, mut rejects, mut archives, mut checked) = (0usize, 0usize, 0usize, 0usize, false);
+    for op in ops {
+        match op {
+            Op::File { .. } => {
+                files += 1;
+                sources += 1;
+            }
+            Op::Source { .. } => sources += 1,
+            Op::Checked { .. } => {
+                sources += 1;
+                checked = true;
+            }
+            Op::Reject { .. } => rejects += 1,
+            Op::Archive { .. } => archives += 1,
+        }
+    }
+    if files > 0 {
+        let sink = tx.copy_in("COPY stage_files FROM STDIN (FORMAT binary)").await?;
+        let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.files));
+        for (ord, op) in ops.iter().enumerate() {
+            if let Op::File { id, size, file, source } = op {
+                let r = FileRow::of(id, *size, file, source.job.id, source.part_of.as_ref());
+                let ord = ord as i32;
+                let values: [&(dyn ToSql + Sync); FileRow::COUNT + 1] = [
+                    &ord,
+                    &r.hash,
+                    &r.size,
+                    &r.format,
+                    &r.ppq,
+                    &r.smpte_fps,
+                    &r.tracks,
+                    &r.channels,
+                    &r.notes,
+                    &r.drum_notes,
+                    &r.events,
+                    &r.duration_ticks,
+                    &r.duration_s,
+                    &r.bars,
+                    &r.bpm,
+                    &r.bpm_source,
+                    &r.tempo_changes,
+                    &r.time_signature,
+                    &r.has_drums,
+                    &r.repairs,
+                    &r.job,
+                    &r.analysis_version,
+                    &r.bpm_initial,
+                    &r.bpm_weighted,
+                    &r.bpm_confidence,
+                    &r.key,
+                    &r.key_tonic,
+                    &r.key_mode,
+                    &r.key_confidence,
+                    &r.key_source,
+                    &r.key_runner_up,
+                    &r.meter_source,
+                    &r.is_loop,
+                    &r.loop_bars,
+                    &r.repeat_bars,
+                    &r.quantized,
+                    &r.drum_parts,
+                    &r.drum_dominant,
+                    &r.drum_shares,
+                    &r.role,
+                    &r.role_confidence,
+                    &r.parts,
+                    &r.chords,
+                    &r.pitch_min,
+                    &r.pitch_max,
+                    &r.polyphony_mean,
+                    &r.polyphony_max,
+                    &r.density,
+                    &r.velocity_min,
+                    &r.velocity_max,
+                    &r.fingerprint,
+                    &r.shape,
+                    &r.parent,
+                    &r.part_index,
+                    &r.part_track,
+                    &r.part_channel,
+                ];
+                w.as_mut().write(&values).await?;
+            }
+        }
+        w.finish().await?;
+    }
+    if sources > 0 {
+        let sink = tx.copy_in("COPY stage_sources FROM STDIN (FORMAT binary)").await?;
+        let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.sources));
+        for (ord, op) in ops.iter().enumerate() {
+            let (id, s, checked) = match op {
+                Op::File { id, source, .. } | Op::Source { id, source } => (id, source, false),
+                Op::Checked { id, source } => (id, source, true),
+                Op::Reject { .. } | Op::Archive { .. } => continue,
+            };
+            let ord = ord as i32;
+            let job = s.job.id as i64;
+            let tags = tags_json(s);
+            let parent = s.part_of.as_ref().map(|p| &p.parent[..]);
+            w.as_mut()
+                .write(&[
+                    &ord,
+                    &&id[..],
+                    &job,
+                    &s.path,
+                    &s.name,
+                    &s.raw_name.as_deref(),
+                    &s.clean_name,
+                    &tags,
+                    &parent,
+                    &checked,
+                ])
+                .await?;
+        }
+        w.finish().await?;
+    }
+    if rejects > 0 {
+        let sink = tx.copy_in("COPY stage_rejects FROM STDIN (FORMAT binary)").await?;
+        let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.rejects));
+        for (ord, op) in ops.iter().enumerate() {
+            if let Op::Reject { job, path, reason, detail } = op {
+                let (ord, job) = (ord as i32, *job as i64);
+                w.as_mut().write(&[&ord, &job, path, reason, detail]).await?;
+            }
+        }
+        w.finish().await?;
+    }
+    if archives > 0 {
+        let sink = tx.copy_in("COPY stage_archives FROM STDIN (FORMAT binary)").await?;
+        let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.archives));
+        for (ord, op) in ops.iter().enumerate() {
+            if let Op::Archive { id, size, job, path, members } = op {
+                let (ord, size, job, members) = (ord as i32, *size as i64, *job as i64, *members as i64);
+                w.as_mut().write(&[&ord, &&id[..], &size, &job, path, &members]).await?;
+            }
+        }
+        w.finish().await?;
+    }
+
+    // The merge. Rows go in in the group's order (ids are the import order search lists by).
+    if files > 0 {
+        let cols = FileRow::COLUMNS;
+        let inserted = tx
+            .query(
+                &format!(
+                    "INSERT INTO files ({cols}) SELECT {cols} FROM stage_files ORDER BY ord
+                     ON CONFLICT (hash) DO NOTHING RETURNING hash"
+                ),
+                &[],
+            )
+            .await?;
+        for row in inserted {
+            if let Ok(id) = ContentId::try_from(row.get::<_, &[u8]>(0)) {
+                out.new_files.insert(id);
+            }
+        }
+    }
+    if checked {
+        let missing = tx
+            .query(
+                "SELECT DISTINCT s.hash FROM stage_sources s
+                 WHERE s.checked AND NOT EXISTS (SELECT 1 FROM files f WHERE f.hash = s.hash)",
+                &[],
+            )
+            .await?;
+        for row in missing {
+            if let Ok(id) = ContentId::try_from(row.get::<_, &[u8]>(0)) {
+                out.missing.insert(id);
+            }
+        }
+    }
+    if sources > 0 {
+        // A content is a part only while every place it was found is a part: a file found on
+        // its own makes its row a whole file, whichever came first.
+        tx.execute(
+            "WITH ins AS (
+               INSERT INTO sources (hash, job, path, name, raw_name, clean_name, tags, parent)
+               SELECT hash, job, path, name, raw_name, clean_name, tags::jsonb, parent FROM stage_sources s
+                WHERE NOT s.checked OR EXISTS (SELECT 1 FROM files f WHERE f.hash = s.hash)
+                ORDER BY ord
+               ON CONFLICT (path, hash) DO NOTHING RETURNING hash, parent)
+             UPDATE files SET parent = NULL, part_index = NULL, part_track = NULL, part_channel = NULL
+               FROM (SELECT DISTINCT hash FROM ins WHERE parent IS NULL) w
+              WHERE files.hash = w.hash AND files.parent IS NOT NULL",
+            &[],
+        )
+        .await?;
+    }
+    if rejects > 0 {
+        // One row per (path, reason): the last in the group wins, as it would one by one.
+        tx.execute(
+            "INSERT INTO rejects (job, path, reason, detail)
+             SELECT job, path, reason, detail FROM (
+               SELECT DISTINCT ON (path, reason) ord, job, path, reason, detail FROM stage_rejects
+                ORDER BY path, reason, ord DESC) last
+              ORDER BY ord
+             ON CONFLICT (path, reason) DO UPDATE SET job = excluded.job, detail = excluded.detail",
+            &[],
+        )
+        .await?;
+    }
+    if archives > 0 {
+        tx.execute(
+            "INSERT INTO archives (hash, size, job, path, members)
+             SELECT hash, size, job, path, members FROM stage_archives ORDER BY ord ON CONFLICT (hash) DO NOTHING",
+            &[],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("postgresql://h/db?x=a@b"), "postgresql://h/db?x=a@b");
+        assert!(is_postgres_url("postgresql://h/db") && !is_postgres_url("sqlite:/x"));
+    }
+}
