@@ -367,6 +367,100 @@ impl PgWriter {
     }
 }
 
+impl PgWriter {
+    /// The benchmark's ceiling (`benches/postgres.rs`): the same COPY BINARY of the same rows
+    /// into `raw_*` tables shaped like the staging ones, with no index and no merge.
+    pub fn copy_raw(&mut self, ops: &[Op<'_>]) -> Result<(), CatalogError> {
+        let url = self.conn.url.clone();
+        let e = |op| err(op, &url);
+        let conn = &mut self.conn;
+        conn.rt.block_on(async {
+            let st = staging(&conn.client).await.map_err(e("reading staging types"))?;
+            conn.client
+                .batch_execute(&format!(
+                    "CREATE TABLE IF NOT EXISTS raw_files AS SELECT 0::int4 AS ord, {} FROM files WITH NO DATA;
+                     CREATE TABLE IF NOT EXISTS raw_sources AS SELECT * FROM stage_sources WITH NO DATA;",
+                    FileRow::COLUMNS
+                ))
+                .await
+                .map_err(e("creating raw tables"))?;
+            let tx = conn.client.transaction().await.map_err(e("starting"))?;
+            copy_ops(&tx, &st, ops, "raw").await.map_err(e("copying"))?;
+            tx.commit().await.map_err(e("committing"))
+        })
+    }
+
+    /// The benchmark's row-by-statement path: multi-row `INSERT ... ON CONFLICT DO NOTHING`
+    /// of `per_statement` rows each, files then sources, in one transaction.
+    pub fn insert_rows(&mut self, ops: &[Op<'_>], per_statement: usize) -> Result<(), CatalogError> {
+        let url = self.conn.url.clone();
+        let e = |op| err(op, &url);
+        let conn = &mut self.conn;
+        let files: Vec<FileRow<'_>> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::File { id, size, file, source } => {
+                    Some(FileRow::of(id, *size, file, source.job.id, source.part_of.as_ref()))
+                }
+                _ => None,
+            })
+            .collect();
+        struct Src<'a> {
+            hash: &'a [u8],
+            job: i64,
+            s: &'a super::Source,
+            tags: Option<String>,
+        }
+        let sources: Vec<Src<'_>> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::File { id, source, .. } | Op::Source { id, source } => {
+                    Some(Src { hash: &id[..], job: source.job.id as i64, s: source, tags: tags_json(source) })
+                }
+                _ => None,
+            })
+            .collect();
+        let per = per_statement.max(1);
+        conn.rt.block_on(async {
+            let tx = conn.client.transaction().await.map_err(e("starting"))?;
+            for chunk in files.chunks(per) {
+                let mut sql = format!("INSERT INTO files ({}) VALUES ", FileRow::COLUMNS);
+                let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(chunk.len() * FileRow::COUNT);
+                for (i, r) in chunk.iter().enumerate() {
+                    let n = i * FileRow::COUNT;
+                    let ph: Vec<String> = (1..=FileRow::COUNT).map(|k| format!("${}", n + k)).collect();
+                    sql.push_str(&format!("{}({})", if i == 0 { "" } else { ", " }, ph.join(", ")));
+                    params.extend_from_slice(&r.pg_values());
+                }
+                sql.push_str(" ON CONFLICT (hash) DO NOTHING");
+                tx.execute(sql.as_str(), &params).await.map_err(e("inserting files"))?;
+            }
+            for chunk in sources.chunks(per) {
+                let mut sql =
+                    "INSERT INTO sources (hash, job, path, name, clean_name, tags, parent) VALUES ".to_string();
+                let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(chunk.len() * 6);
+                for (i, r) in chunk.iter().enumerate() {
+                    let n = i * 6;
+                    sql.push_str(&format!(
+                        "{}(${}, ${}, ${}, ${}, ${}, ${}::text::jsonb, NULL)",
+                        if i == 0 { "" } else { ", " },
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5,
+                        n + 6
+                    ));
+                    params.extend_from_slice(&[&r.hash, &r.job, &r.s.path, &r.s.name, &r.s.clean_name, &r.tags]);
+                }
+                sql.push_str(" ON CONFLICT (path, hash) DO NOTHING");
+                tx.execute(sql.as_str(), &params).await.map_err(e("inserting sources"))?;
+            }
+            tx.commit().await.map_err(e("committing"))
+        })
+    }
+}
+
 /// `write_group` fills the staging types before it borrows them.
 fn unreachable_staging() -> ! {
     // The branch above just set it; a None here is a bug in this file, not in the input.
@@ -383,98 +477,57 @@ impl<T: serde::Serialize> ErasedJson for T {
     }
 }
 
-/// One group: COPY each kind of row into its staging table, then merge, in one transaction.
-async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Result<Outcome, tokio_postgres::Error> {
-    let tx = client.transaction().await?;
-    let mut out = Outcome::default();
-    let (mut files, mut sources, mut rejects, mut archives, mut checked) = (0usize, 0usize, 0usize, 0usize, false);
+/// How many rows of each kind a group copied (and whether any source waits on a check).
+struct Copied {
+    files: usize,
+    sources: usize,
+    rejects: usize,
+    archives: usize,
+    checked: bool,
+}
+
+/// COPY BINARY of a group's rows into `{prefix}_files`, `_sources`, `_rejects`, `_archives`
+/// (the staging tables; the benchmark's unindexed tables for its ceiling), each row with its
+/// position in the group (`ord`).
+async fn copy_ops(
+    tx: &tokio_postgres::Transaction<'_>,
+    st: &Staging,
+    ops: &[Op<'_>],
+    prefix: &str,
+) -> Result<Copied, tokio_postgres::Error> {
+    let mut c = Copied { files: 0, sources: 0, rejects: 0, archives: 0, checked: false };
     for op in ops {
         match op {
             Op::File { .. } => {
-                files += 1;
-                sources += 1;
+                c.files += 1;
+                c.sources += 1;
             }
-            Op::Source { .. } => sources += 1,
+            Op::Source { .. } => c.sources += 1,
             Op::Checked { .. } => {
-                sources += 1;
-                checked = true;
+                c.sources += 1;
+                c.checked = true;
             }
-            Op::Reject { .. } => rejects += 1,
-            Op::Archive { .. } => archives += 1,
+            Op::Reject { .. } => c.rejects += 1,
+            Op::Archive { .. } => c.archives += 1,
         }
     }
+    let (files, sources, rejects, archives) = (c.files, c.sources, c.rejects, c.archives);
     if files > 0 {
-        let sink = tx.copy_in("COPY stage_files FROM STDIN (FORMAT binary)").await?;
+        let sink = tx.copy_in(&format!("COPY {prefix}_files FROM STDIN (FORMAT binary)")).await?;
         let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.files));
         for (ord, op) in ops.iter().enumerate() {
             if let Op::File { id, size, file, source } = op {
                 let r = FileRow::of(id, *size, file, source.job.id, source.part_of.as_ref());
                 let ord = ord as i32;
-                let values: [&(dyn ToSql + Sync); FileRow::COUNT + 1] = [
-                    &ord,
-                    &r.hash,
-                    &r.size,
-                    &r.format,
-                    &r.ppq,
-                    &r.smpte_fps,
-                    &r.tracks,
-                    &r.channels,
-                    &r.notes,
-                    &r.drum_notes,
-                    &r.events,
-                    &r.duration_ticks,
-                    &r.duration_s,
-                    &r.bars,
-                    &r.bpm,
-                    &r.bpm_source,
-                    &r.tempo_changes,
-                    &r.time_signature,
-                    &r.has_drums,
-                    &r.repairs,
-                    &r.job,
-                    &r.analysis_version,
-                    &r.bpm_initial,
-                    &r.bpm_weighted,
-                    &r.bpm_confidence,
-                    &r.key,
-                    &r.key_tonic,
-                    &r.key_mode,
-                    &r.key_confidence,
-                    &r.key_source,
-                    &r.key_runner_up,
-                    &r.meter_source,
-                    &r.is_loop,
-                    &r.loop_bars,
-                    &r.repeat_bars,
-                    &r.quantized,
-                    &r.drum_parts,
-                    &r.drum_dominant,
-                    &r.drum_shares,
-                    &r.role,
-                    &r.role_confidence,
-                    &r.parts,
-                    &r.chords,
-                    &r.pitch_min,
-                    &r.pitch_max,
-                    &r.polyphony_mean,
-                    &r.polyphony_max,
-                    &r.density,
-                    &r.velocity_min,
-                    &r.velocity_max,
-                    &r.fingerprint,
-                    &r.shape,
-                    &r.parent,
-                    &r.part_index,
-                    &r.part_track,
-                    &r.part_channel,
-                ];
+                let mut values: [&(dyn ToSql + Sync); FileRow::COUNT + 1] = [&ord; FileRow::COUNT + 1];
+                values[1..].copy_from_slice(&r.pg_values());
                 w.as_mut().write(&values).await?;
             }
         }
         w.finish().await?;
     }
     if sources > 0 {
-        let sink = tx.copy_in("COPY stage_sources FROM STDIN (FORMAT binary)").await?;
+        let sink = tx.copy_in(&format!("COPY {prefix}_sources FROM STDIN (FORMAT binary)")).await?;
         let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.sources));
         for (ord, op) in ops.iter().enumerate() {
             let (id, s, checked) = match op {
@@ -504,7 +557,7 @@ async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Resul
         w.finish().await?;
     }
     if rejects > 0 {
-        let sink = tx.copy_in("COPY stage_rejects FROM STDIN (FORMAT binary)").await?;
+        let sink = tx.copy_in(&format!("COPY {prefix}_rejects FROM STDIN (FORMAT binary)")).await?;
         let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.rejects));
         for (ord, op) in ops.iter().enumerate() {
             if let Op::Reject { job, path, reason, detail } = op {
@@ -515,7 +568,7 @@ async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Resul
         w.finish().await?;
     }
     if archives > 0 {
-        let sink = tx.copy_in("COPY stage_archives FROM STDIN (FORMAT binary)").await?;
+        let sink = tx.copy_in(&format!("COPY {prefix}_archives FROM STDIN (FORMAT binary)")).await?;
         let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.archives));
         for (ord, op) in ops.iter().enumerate() {
             if let Op::Archive { id, size, job, path, members } = op {
@@ -525,6 +578,15 @@ async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Resul
         }
         w.finish().await?;
     }
+
+    Ok(c)
+}
+
+/// One group: COPY each kind of row into its staging table, then merge, in one transaction.
+async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Result<Outcome, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let mut out = Outcome::default();
+    let Copied { files, sources, rejects, archives, checked } = copy_ops(&tx, st, ops, "stage").await?;
 
     // The merge. Rows go in in the group's order (ids are the import order search lists by).
     if files > 0 {

@@ -79,6 +79,67 @@ impl<'a> FileRow<'a> {
        fingerprint, shape, parent, part_index, part_track, part_channel";
     pub const COUNT: usize = 55;
 
+    /// The values in column order, for tokio-postgres (COPY BINARY rows and INSERT parameters).
+    pub fn pg_values(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); FileRow::COUNT] {
+        [
+            &self.hash,
+            &self.size,
+            &self.format,
+            &self.ppq,
+            &self.smpte_fps,
+            &self.tracks,
+            &self.channels,
+            &self.notes,
+            &self.drum_notes,
+            &self.events,
+            &self.duration_ticks,
+            &self.duration_s,
+            &self.bars,
+            &self.bpm,
+            &self.bpm_source,
+            &self.tempo_changes,
+            &self.time_signature,
+            &self.has_drums,
+            &self.repairs,
+            &self.job,
+            &self.analysis_version,
+            &self.bpm_initial,
+            &self.bpm_weighted,
+            &self.bpm_confidence,
+            &self.key,
+            &self.key_tonic,
+            &self.key_mode,
+            &self.key_confidence,
+            &self.key_source,
+            &self.key_runner_up,
+            &self.meter_source,
+            &self.is_loop,
+            &self.loop_bars,
+            &self.repeat_bars,
+            &self.quantized,
+            &self.drum_parts,
+            &self.drum_dominant,
+            &self.drum_shares,
+            &self.role,
+            &self.role_confidence,
+            &self.parts,
+            &self.chords,
+            &self.pitch_min,
+            &self.pitch_max,
+            &self.polyphony_mean,
+            &self.polyphony_max,
+            &self.density,
+            &self.velocity_min,
+            &self.velocity_max,
+            &self.fingerprint,
+            &self.shape,
+            &self.parent,
+            &self.part_index,
+            &self.part_track,
+            &self.part_channel,
+        ]
+    }
+
     pub fn of(id: &'a ContentId, size: u64, d: &'a Described, job: u64, part_of: Option<&'a PartOf>) -> FileRow<'a> {
         let f = &d.facts;
         let (ppq, smpte_fps) = match f.timing {
