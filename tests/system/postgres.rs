@@ -37,6 +37,10 @@ impl Schema {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let name = format!("t_{tag}_{}_{nanos}", std::process::id());
         let admin = PgConn::connect(&base).expect("connecting to the test database");
+        // pg_trgm in public, once: otherwise the first migration installs it into its own
+        // schema (the first on its search path), and dropping that schema would take it away
+        // from every other test's indexes. Two tests racing here: the loser's error is harmless.
+        let _ = admin.block_on(admin.client().batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"));
         admin.block_on(admin.client().batch_execute(&format!("CREATE SCHEMA {name}"))).expect("creating the schema");
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{name}%2Cpublic");
@@ -336,4 +340,51 @@ fn kill_9_during_a_postgres_import_then_a_reimport_ends_as_an_uninterrupted_impo
     assert_eq!(got, want);
     assert_eq!(cut.count("SELECT hash FROM files GROUP BY hash HAVING count(*) > 1"), 0);
     assert_eq!(cut.count("SELECT 1 FROM sources GROUP BY path, hash HAVING count(*) > 1"), 0);
+}
+
+#[test]
+fn the_writer_and_the_readers_reconnect_when_the_server_drops_them_mid_import() {
+    let Some(schema) = Schema::new("drop") else { return };
+    // Only this daemon's connections are cut: other tests share the database.
+    let app = format!("midid_{}", schema.name);
+    let url = format!("{}&application_name={app}", schema.url);
+    let mut dir = Dir::new();
+    let corpus = dir.path("corpus");
+    generate(&corpus, &GenSpec { count: 3000, duplicate_share: 0.3, damaged_share: 0.02, seed: 53 }).unwrap();
+    dir.start_with(&["--database", &url]);
+    let job = dir.ctl_json(&["import", path_str(&corpus), "--json"]);
+    let id = job["id"].to_string();
+    let mut cuts = 0;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let done = loop {
+        let j = dir.ctl_json(&["status", &id, "--json"]);
+        let j = j["jobs"].get(0).cloned().unwrap_or(j);
+        if j["state"] != "running" && j["state"] != "queued" {
+            break j;
+        }
+        let cataloged = j["counts"]["cataloged"].as_u64().unwrap_or(0);
+        if cuts < 2 && cataloged > 100 * (cuts + 1) {
+            let cut = schema.set(&format!(
+                "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE application_name = '{app}'"
+            ));
+            // A moment between a cut and the reconnect finds nothing to cut: try again.
+            if cut.contains("true") {
+                cuts += 1;
+            }
+        }
+        assert!(Instant::now() < deadline, "the import did not finish: {}", dir.log());
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(done["state"], "done", "{done:#}\n{}", dir.log());
+    assert!(cuts >= 1, "the import finished before the first cut");
+    assert!(dir.log().contains("reconnecting"), "the writer never saw its connection go: {}", dir.log());
+    // The query connection was cut too; the next search reconnects.
+    let found = dir.ctl_json(&["search", "--limit", "5", "--json"]);
+    assert_eq!(found.as_array().map(Vec::len), Some(5));
+
+    let mut reference = Dir::new();
+    reference.start();
+    let r = reference.ctl_json(&["import", path_str(&corpus), "--wait", "--json"]);
+    assert_eq!(r["state"], "done");
+    assert_eq!(pg_catalog(&schema), sqlite_catalog(&reference), "rows lost or doubled across the cuts");
 }

@@ -7,7 +7,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::lang::{Param, Query};
-use super::postgres::PgConn;
+use super::postgres::{err, is_transient, redact, PgConn};
 use super::query::{file_from, Cols, FILE_COLS};
 use super::CatalogError;
 use crate::dedupe::{from_hex, to_hex};
@@ -18,7 +18,9 @@ const MAX_SOURCES_LISTED: usize = 20;
 const MAX_GROUP_LISTED: usize = 50;
 
 pub struct PgReader {
-    conn: PgConn,
+    /// Replaced when the server drops the connection (a restart, an administrator's
+    /// `pg_terminate_backend`): the next query reconnects once rather than failing forever.
+    conn: std::cell::RefCell<PgConn>,
 }
 
 impl Cols for Row {
@@ -44,15 +46,29 @@ impl PgReader {
     /// A reader on its own connection (the writer's is busy with COPY). The schema is the
     /// writer's business: a reader opened on an unmigrated database fails at its first query.
     pub fn open(url: &str) -> Result<PgReader, CatalogError> {
-        Ok(PgReader { conn: PgConn::connect(url)? })
+        Ok(PgReader { conn: std::cell::RefCell::new(PgConn::connect(url)?) })
     }
 
     fn query(&self, op: &'static str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, CatalogError> {
-        self.conn.block_on(self.conn.client().query(sql, params)).map_err(self.conn.err(op))
+        let first = {
+            let conn = self.conn.borrow();
+            conn.block_on(conn.client().query(sql, params))
+        };
+        match first {
+            Ok(rows) => Ok(rows),
+            Err(e) if is_transient(&e) => {
+                let mut conn = self.conn.borrow_mut();
+                tracing::warn!("{op} on {}: {e}; reconnecting", redact(conn.url()));
+                conn.reconnect().map_err(err(op, conn.url()))?;
+                conn.block_on(conn.client().query(sql, params)).map_err(err(op, conn.url()))
+            }
+            Err(e) => Err(err(op, self.conn.borrow().url())(e)),
+        }
     }
 
     pub fn next_job_id(&mut self) -> Result<u64, CatalogError> {
-        self.conn.next_job_id()
+        let rows = self.query("taking a job id", "SELECT nextval('jobs_id_seq')", &[])?;
+        rows.first().map(|r| r.get::<_, i64>(0) as u64).ok_or(CatalogError::Unsupported { what: "an empty nextval" })
     }
 
     pub fn file_count(&self) -> Result<u64, CatalogError> {
@@ -91,9 +107,10 @@ impl PgReader {
         let filter = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
         let sql = format!("SELECT {FILE_COLS} FROM files {filter} ORDER BY {} LIMIT $1", query.postgres_order());
         let rows = self.query("searching", &sql, &params)?;
+        let url = self.conn.borrow().url().to_string();
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let f = file_from(row).map_err(self.conn.err("searching"))?;
+            let f = file_from(row).map_err(err("searching", &url))?;
             out.push(self.with_sources(f)?);
         }
         Ok(out)
@@ -114,7 +131,8 @@ impl PgReader {
         if rows.len() != 1 {
             return Ok(None);
         }
-        let f = file_from(&rows[0]).map_err(self.conn.err("showing"))?;
+        let url = self.conn.borrow().url().to_string();
+        let f = file_from(&rows[0]).map_err(err("showing", &url))?;
         self.with_sources(f).map(Some)
     }
 

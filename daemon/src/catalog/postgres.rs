@@ -60,7 +60,7 @@ pub fn redact(url: &str) -> String {
 
 /// Connection losses (and a server shutting down or starting up) are worth a retry; anything
 /// else (a constraint, a type, a syntax error) would fail the same way again.
-fn is_transient(e: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_transient(e: &tokio_postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
@@ -97,7 +97,7 @@ impl PgConn {
         Ok(PgConn { rt, client, url: url.to_string() })
     }
 
-    fn reconnect(&mut self) -> Result<(), tokio_postgres::Error> {
+    pub(crate) fn reconnect(&mut self) -> Result<(), tokio_postgres::Error> {
         self.client = self.rt.block_on(open(&self.rt, &self.url))?;
         Ok(())
     }
@@ -203,7 +203,7 @@ impl PgConn {
     }
 }
 
-fn err<'u>(op: &'static str, url: &'u str) -> impl Fn(tokio_postgres::Error) -> CatalogError + 'u {
+pub(crate) fn err<'u>(op: &'static str, url: &'u str) -> impl Fn(tokio_postgres::Error) -> CatalogError + 'u {
     move |source| CatalogError::Postgres { op, url: redact(url), source }
 }
 
