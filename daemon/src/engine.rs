@@ -218,7 +218,7 @@ impl Engine {
             let has_dotdot = a.components().any(|c| matches!(c, std::path::Component::ParentDir));
             abs.push(if has_dotdot { std::fs::canonicalize(&a).unwrap_or(a) } else { a });
         }
-        let job = self.new_job("import", abs.iter().map(|p| p.to_string_lossy().into_owned()).collect(), &writer);
+        let job = self.new_job("import", abs.iter().map(|p| p.to_string_lossy().into_owned()).collect(), &writer)?;
         let id = job.id;
         let discovery = Discovery { job: Arc::clone(&job), paths: abs, units, writer, stop: Arc::clone(&self.stop) };
         let handle = std::thread::Builder::new()
@@ -273,7 +273,7 @@ impl Engine {
         let Some(writer) = self.writer.lock().clone() else {
             return Err(EngineError::ShuttingDown);
         };
-        let job = self.new_job("export", vec![req.to.display().to_string()], &writer);
+        let job = self.new_job("export", vec![req.to.display().to_string()], &writer)?;
         let id = job.id;
         let handle = crate::export::run::spawn(
             Arc::clone(&job),
@@ -294,18 +294,20 @@ impl Engine {
 
     /// A new job: its row written, and kept in the live table, which forgets the oldest finished
     /// jobs beyond [`KEEP_FINISHED`] (the catalog still has them).
-    fn new_job(&self, kind: &'static str, paths: Vec<String>, writer: &Sender<WriterMsg>) -> Arc<Job> {
+    ///
+    /// On PostgreSQL the id comes from the catalog's sequence, shared by every daemon on it; when
+    /// the catalog cannot give one the request fails (a local counter could repeat another
+    /// daemon's id, and its job row would overwrite theirs).
+    fn new_job(
+        &self,
+        kind: &'static str,
+        paths: Vec<String>,
+        writer: &Sender<WriterMsg>,
+    ) -> Result<Arc<Job>, EngineError> {
         let id = match &mut *self.reader.lock() {
-            CatalogReader::Sqlite(_) => None,
-            CatalogReader::Postgres(r) => match r.next_job_id() {
-                Ok(id) => Some(id),
-                Err(e) => {
-                    tracing::error!("{e}; a job id from this daemon's own counter instead");
-                    None
-                }
-            },
+            CatalogReader::Sqlite(_) => self.next_job.fetch_add(1, Ordering::Relaxed),
+            CatalogReader::Postgres(r) => r.next_job_id()?,
         };
-        let id = id.unwrap_or_else(|| self.next_job.fetch_add(1, Ordering::Relaxed));
         let job = Job::new(id, kind, paths);
         let _ = writer.send(WriterMsg::JobRow(Arc::clone(&job)));
         let mut jobs = self.jobs.lock();
@@ -314,7 +316,7 @@ impl Engine {
         for k in finished.iter().take(finished.len().saturating_sub(KEEP_FINISHED)) {
             jobs.remove(k);
         }
-        job
+        Ok(job)
     }
 
     pub fn live_job(&self, id: u64) -> Option<Arc<Job>> {

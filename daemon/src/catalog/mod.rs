@@ -142,6 +142,8 @@ pub enum CatalogError {
     Sqlite { op: &'static str, path: String, source: rusqlite::Error },
     #[error("{op} on catalog {url}: {source}")]
     Postgres { op: &'static str, url: String, source: tokio_postgres::Error },
+    #[error("{op}: the catalog returned no row")]
+    NoRow { op: &'static str },
     #[error("{what} is not available on a PostgreSQL catalog yet")]
     Unsupported { what: &'static str },
     #[error("starting the PostgreSQL client runtime: {0}")]

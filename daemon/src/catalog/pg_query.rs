@@ -2,20 +2,17 @@
 //! with the same SQL shapes as `query.rs` (the query language renders its own `$n` dialect), so
 //! both stores return the same files in the same order for the same catalog.
 
-use midictl::protocol::{Counts, DupeGroup, DupeMember, FileInfo, JobInfo, JobState, RejectInfo, SourceInfo};
+use midictl::protocol::{DupeGroup, FileInfo, JobInfo, RejectInfo, SourceInfo};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::lang::{Param, Query};
 use super::postgres::{err, is_transient, redact, PgConn};
-use super::query::{file_from, Cols, FILE_COLS};
+use super::query::{
+    dupes, file_from, hash_range, job_from, reject_from, source_from, Cols, DupeRows, MemberRow, FILE_COLS, HIDE_DUPES,
+};
 use super::CatalogError;
-use crate::dedupe::{from_hex, to_hex};
-
-/// Sources listed per member of a duplicate group (as `query.rs`).
-const MAX_SOURCES_LISTED: usize = 20;
-/// Members listed per duplicate group.
-const MAX_GROUP_LISTED: usize = 50;
+use crate::dedupe::from_hex;
 
 pub struct PgReader {
     /// Replaced when the server drops the connection (a restart, an administrator's
@@ -49,6 +46,11 @@ impl PgReader {
         Ok(PgReader { conn: std::cell::RefCell::new(PgConn::connect(url)?) })
     }
 
+    /// The error of a row this program wrote but cannot read back, with the server named.
+    fn err(&self, op: &'static str) -> impl Fn(tokio_postgres::Error) -> CatalogError + '_ {
+        move |source| CatalogError::Postgres { op, url: redact(self.conn.borrow().url()), source }
+    }
+
     fn query(&self, op: &'static str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, CatalogError> {
         let first = {
             let conn = self.conn.borrow();
@@ -68,24 +70,21 @@ impl PgReader {
 
     pub fn next_job_id(&mut self) -> Result<u64, CatalogError> {
         let rows = self.query("taking a job id", "SELECT nextval('jobs_id_seq')", &[])?;
-        rows.first().map(|r| r.get::<_, i64>(0) as u64).ok_or(CatalogError::Unsupported { what: "an empty nextval" })
+        let first = rows.first().ok_or(CatalogError::NoRow { op: "taking a job id" })?;
+        Ok(first.try_get::<_, i64>(0).map_err(self.err("taking a job id"))? as u64)
     }
 
     pub fn file_count(&self) -> Result<u64, CatalogError> {
         let rows = self.query("counting files", "SELECT COUNT(*) FROM files", &[])?;
-        Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0).max(0) as u64))
+        let first = rows.first().ok_or(CatalogError::NoRow { op: "counting files" })?;
+        Ok(first.try_get::<_, i64>(0).map_err(self.err("counting files"))?.max(0) as u64)
     }
 
     /// As `Reader::search`.
     pub fn search(&self, query: &Query, limit: u64) -> Result<Vec<FileInfo>, CatalogError> {
         let mut conds: Vec<String> = Vec::new();
         if query.hide_dupes {
-            conds.push(
-                "(fingerprint IS NULL OR notes = 0
-                   OR id = (SELECT f2.id FROM files f2 WHERE f2.fingerprint = files.fingerprint AND f2.notes > 0
-                            ORDER BY f2.parent IS NOT NULL, f2.id LIMIT 1))"
-                    .to_string(),
-            );
+            conds.push(HIDE_DUPES.to_string());
         }
         let limit = limit.min(i64::MAX as u64) as i64;
         let (terms, values) = query.postgres_where(2);
@@ -107,10 +106,9 @@ impl PgReader {
         let filter = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
         let sql = format!("SELECT {FILE_COLS} FROM files {filter} ORDER BY {} LIMIT $1", query.postgres_order());
         let rows = self.query("searching", &sql, &params)?;
-        let url = self.conn.borrow().url().to_string();
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let f = file_from(row).map_err(err("searching", &url))?;
+            let f = file_from(row).map_err(self.err("searching"))?;
             out.push(self.with_sources(f)?);
         }
         Ok(out)
@@ -118,21 +116,14 @@ impl PgReader {
 
     /// As `Reader::show`.
     pub fn show(&self, hash: &str) -> Result<Option<FileInfo>, CatalogError> {
-        let hex = hash.trim().to_ascii_lowercase();
-        if hex.is_empty() || hex.len() > 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(None);
-        }
-        let (Some(lo), Some(hi)) = (from_hex(&format!("{hex:0<32}")), from_hex(&format!("{hex:f<32}"))) else {
-            return Ok(None);
-        };
+        let Some((lo, hi)) = hash_range(hash) else { return Ok(None) };
         let (lo, hi) = (&lo[..], &hi[..]);
         let sql = format!("SELECT {FILE_COLS} FROM files WHERE hash BETWEEN $1 AND $2 LIMIT 2");
         let rows = self.query("showing", &sql, &[&lo, &hi])?;
         if rows.len() != 1 {
             return Ok(None);
         }
-        let url = self.conn.borrow().url().to_string();
-        let f = file_from(&rows[0]).map_err(err("showing", &url))?;
+        let f = file_from(&rows[0]).map_err(self.err("showing"))?;
         self.with_sources(f).map(Some)
     }
 
@@ -149,16 +140,7 @@ impl PgReader {
             "SELECT path, name, clean_name, job, tags::text FROM sources WHERE hash = $1 ORDER BY id",
             &[&id],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| SourceInfo {
-                path: r.get(0),
-                name: r.get(1),
-                clean_name: r.get(2),
-                job: r.get::<_, i64>(3) as u64,
-                tags: r.get::<_, Option<String>>(4).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
-            })
-            .collect())
+        rows.iter().map(source_from).collect::<Result<_, _>>().map_err(self.err("reading sources"))
     }
 
     pub fn rejects(&self, job: Option<u64>, limit: u64) -> Result<Vec<RejectInfo>, CatalogError> {
@@ -168,10 +150,7 @@ impl PgReader {
             "SELECT job, path, reason, detail FROM rejects WHERE ($1::bigint IS NULL OR job = $1) ORDER BY id LIMIT $2",
             &[&job, &limit],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| RejectInfo { job: r.get::<_, i64>(0) as u64, path: r.get(1), reason: r.get(2), detail: r.get(3) })
-            .collect())
+        rows.iter().map(reject_from).collect::<Result<_, _>>().map_err(self.err("listing rejects"))
     }
 
     pub fn jobs(&self, limit: u64) -> Result<Vec<JobInfo>, CatalogError> {
@@ -191,106 +170,43 @@ impl PgReader {
              ORDER BY id DESC LIMIT $2",
             &[&id, &limit],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let counts: Counts = serde_json::from_str(r.get::<_, &str>(4)).unwrap_or_default();
-                let elapsed: f64 = r.get(10);
-                JobInfo {
-                    id: r.get::<_, i64>(0) as u64,
-                    kind: r.get(1),
-                    paths: serde_json::from_str(r.get::<_, &str>(2)).unwrap_or_default(),
-                    state: JobState::parse(r.get::<_, &str>(3)).unwrap_or(JobState::Failed),
-                    files_per_s: if elapsed > 0.0 { counts.cataloged as f64 / elapsed } else { 0.0 },
-                    counts,
-                    rejects_by_reason: serde_json::from_str(r.get::<_, &str>(5)).unwrap_or_default(),
-                    skipped_by_ext: serde_json::from_str(r.get::<_, &str>(6)).unwrap_or_default(),
-                    discovery_done: r.get(7),
-                    started: r.get(8),
-                    finished: r.get(9),
-                    elapsed_s: elapsed,
-                    eta_s: None,
-                    note: r.get(11),
-                }
-            })
-            .collect())
+        rows.iter().map(job_from).collect::<Result<_, _>>().map_err(self.err("listing jobs"))
     }
 
-    /// As `Reader::dupes`: the same tiers, keys and explanations.
+    /// As `Reader::dupes` (the same function, over this store's lookups).
     pub fn dupes(&self, tier: Option<u8>, limit: u64) -> Result<Vec<DupeGroup>, CatalogError> {
-        let mut groups = Vec::new();
-        for t in (0..=3u8).filter(|t| tier.is_none_or(|x| x == *t)) {
-            let left = limit.saturating_sub(groups.len() as u64);
-            if left == 0 {
-                break;
-            }
-            groups.extend(self.dupes_of_tier(t, left)?);
-        }
-        Ok(groups)
+        dupes(self, tier, limit)
+    }
+}
+
+/// The shared SQL is written with `?1`; PostgreSQL numbers its parameters `$1`.
+fn dollar(sql: &str) -> String {
+    sql.replace("?1", "$1")
+}
+
+impl DupeRows for PgReader {
+    fn keys(&self, sql: &str) -> Result<Vec<Vec<u8>>, CatalogError> {
+        let rows = self.query("listing duplicates", sql, &[])?;
+        rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(self.err("listing duplicates"))
     }
 
-    fn dupes_of_tier(&self, tier: u8, limit: u64) -> Result<Vec<DupeGroup>, CatalogError> {
-        let keys_sql = match tier {
-            0 => "SELECT hash FROM sources WHERE parent IS NULL GROUP BY hash HAVING COUNT(*) > 1 ORDER BY MIN(id)",
-            1 => {
-                "SELECT fingerprint FROM files WHERE parent IS NULL AND notes > 0 AND fingerprint IS NOT NULL
-                  GROUP BY fingerprint HAVING COUNT(*) > 1 ORDER BY MIN(id)"
-            }
-            2 => {
-                "SELECT fingerprint FROM files WHERE notes > 0 AND fingerprint IS NOT NULL
-                  GROUP BY fingerprint HAVING COUNT(*) > 1 AND COUNT(parent) > 0 ORDER BY MIN(id)"
-            }
-            _ => {
-                "SELECT shape FROM files WHERE notes > 0 AND shape IS NOT NULL
-                  GROUP BY shape HAVING COUNT(DISTINCT fingerprint) > 1 ORDER BY MIN(id)"
-            }
-        };
-        let members_sql = match tier {
-            0 => "SELECT hash, parent, key, bpm FROM files WHERE hash = $1",
-            1 => "SELECT hash, parent, key, bpm FROM files WHERE fingerprint = $1 AND parent IS NULL ORDER BY id",
-            2 => "SELECT hash, parent, key, bpm FROM files WHERE fingerprint = $1 ORDER BY id",
-            _ => "SELECT hash, parent, key, bpm FROM files WHERE shape = $1 AND notes > 0 ORDER BY id",
-        };
-        let parent_sql = match tier {
-            2 => Some("SELECT fingerprint FROM files WHERE hash = $1"),
-            3 => Some("SELECT shape FROM files WHERE hash = $1"),
-            _ => None,
-        };
-        let op = "listing duplicates";
-        let keys: Vec<Vec<u8>> = self.query(op, keys_sql, &[])?.iter().map(|r| r.get(0)).collect();
-        let hex = |b: &[u8]| <[u8; 16]>::try_from(b).map(|h| to_hex(&h)).unwrap_or_default();
-        let mut groups = Vec::new();
-        for key in keys {
-            if groups.len() as u64 >= limit {
-                break;
-            }
-            let members = self.query(op, members_sql, &[&key])?;
-            type Member = (Vec<u8>, Option<Vec<u8>>, Option<String>, Option<f64>);
-            let members: Vec<Member> = members.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
-            if let Some(sql) = parent_sql {
-                if members.iter().all(|m| m.1.is_some()) {
-                    let mut of_parents = std::collections::HashSet::new();
-                    for m in &members {
-                        let rows = self.query(op, sql, &[&m.1])?;
-                        of_parents.insert(rows.first().and_then(|r| r.get::<_, Option<Vec<u8>>>(0)));
-                    }
-                    // Explained only when every parent is catalogued and they share one value.
-                    if of_parents.len() == 1 && !of_parents.contains(&None) {
-                        continue;
-                    }
-                }
-            }
-            let count = members.len() as u64;
-            let mut files = Vec::new();
-            for (hash, parent, k, bpm) in members.into_iter().take(MAX_GROUP_LISTED) {
-                let mut m =
-                    DupeMember { hash: hex(&hash), parent: parent.as_deref().map(hex), key: k, bpm, sources: vec![] };
-                m.sources = self.sources_of(&m.hash)?;
-                m.sources.truncate(MAX_SOURCES_LISTED);
-                files.push(m);
-            }
-            groups.push(DupeGroup { tier, key: hex(&key), count, files });
+    fn members(&self, sql: &str, key: &[u8]) -> Result<Vec<MemberRow>, CatalogError> {
+        let rows = self.query("listing duplicates", &dollar(sql), &[&key])?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<_, _>>()
+            .map_err(self.err("listing duplicates"))
+    }
+
+    fn value(&self, sql: &str, hash: &[u8]) -> Result<Option<Vec<u8>>, CatalogError> {
+        let rows = self.query("listing duplicates", &dollar(sql), &[&hash])?;
+        match rows.first() {
+            Some(r) => r.try_get::<_, Option<Vec<u8>>>(0).map_err(self.err("listing duplicates")),
+            None => Ok(None),
         }
-        Ok(groups)
+    }
+
+    fn sources(&self, hash: &str) -> Result<Vec<SourceInfo>, CatalogError> {
+        self.sources_of(hash)
     }
 }

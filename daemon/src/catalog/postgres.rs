@@ -22,7 +22,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
-use super::row::{tags_json, FileRow, Op, Outcome};
+use super::row::{tags_json, to_json, FileRow, Op, Outcome};
 use super::{CatalogError, ExportedFile};
 use crate::dedupe::ContentId;
 use crate::job::Job;
@@ -139,7 +139,8 @@ impl PgConn {
                 .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
                 .await
                 .map_err(e("reading schema version"))?
-                .get(0);
+                .try_get(0)
+                .map_err(e("reading schema version"))?;
             if current > known {
                 return Err(CatalogError::TooNew { path: redact(&url), found: current, known });
             }
@@ -165,25 +166,14 @@ impl PgConn {
                     self.client.query_raw(sql, std::iter::empty::<i64>()).await.map_err(err("loading ids", &url))?;
                 let mut rows = std::pin::pin!(rows);
                 while let Some(row) = rows.try_next().await.map_err(err("loading ids", &url))? {
-                    if let Ok(id) = ContentId::try_from(row.get::<_, &[u8]>(0)) {
+                    if let Ok(id) =
+                        row.try_get::<_, &[u8]>(0).map_err(|_| ()).and_then(|b| ContentId::try_from(b).map_err(|_| ()))
+                    {
                         each(id, archive);
                     }
                 }
             }
             Ok(())
-        })
-    }
-
-    /// A fresh job id from the catalog's sequence: unique across daemons sharing it.
-    pub fn next_job_id(&mut self) -> Result<u64, CatalogError> {
-        let url = self.url.clone();
-        self.rt.block_on(async {
-            let row = self
-                .client
-                .query_one("SELECT nextval('jobs_id_seq')", &[])
-                .await
-                .map_err(err("taking a job id", &url))?;
-            Ok(row.get::<_, i64>(0) as u64)
         })
     }
 
@@ -253,8 +243,11 @@ async fn staging(client: &Client) -> Result<Staging, tokio_postgres::Error> {
                 &[&t],
             )
             .await?;
-        types
-            .push(rows.iter().map(|r| Type::from_oid(r.get::<_, u32>(0)).unwrap_or(Type::TEXT)).collect::<Vec<Type>>());
+        types.push(
+            rows.iter()
+                .map(|r| r.try_get::<_, u32>(0).ok().and_then(Type::from_oid).unwrap_or(Type::TEXT))
+                .collect::<Vec<Type>>(),
+        );
     }
     let mut it = types.into_iter();
     let mut next = || it.next().unwrap_or_default();
@@ -305,20 +298,25 @@ impl PgWriter {
 
     pub fn write_group(&mut self, ops: &[Op<'_>]) -> Result<Outcome, CatalogError> {
         self.retrying("committing a batch", |w| {
-            if w.staging.is_none() {
-                w.staging = Some(w.conn.rt.block_on(staging(&w.conn.client))?);
-            }
-            let PgWriter { conn, staging, .. } = w;
-            let Some(staging) = staging.as_ref() else { unreachable_staging() };
-            conn.rt.block_on(write_group(&mut conn.client, staging, ops))
+            // Per session: a reconnect (which clears it) needs the temp tables made again.
+            let st = match w.staging.take() {
+                Some(st) => st,
+                None => w.conn.rt.block_on(staging(&w.conn.client))?,
+            };
+            let result = w.conn.rt.block_on(write_group(&mut w.conn.client, &st, ops));
+            w.staging = Some(st);
+            result
         })
     }
 
     pub fn upsert_job(&mut self, job: &Job) -> Result<(), CatalogError> {
         let info = job.info();
-        let json = |v: &dyn ErasedJson| v.json();
-        let (paths, counts, rejects, skipped) =
-            (json(&info.paths), json(&info.counts), json(&info.rejects_by_reason), json(&info.skipped_by_ext));
+        let (paths, counts, rejects, skipped) = (
+            to_json(&info.paths),
+            to_json(&info.counts),
+            to_json(&info.rejects_by_reason),
+            to_json(&info.skipped_by_ext),
+        );
         let owner = self.owner.clone();
         self.retrying("writing a job row", |w| {
             w.conn.rt.block_on(w.conn.client.execute(
@@ -461,22 +459,6 @@ impl PgWriter {
     }
 }
 
-/// `write_group` fills the staging types before it borrows them.
-fn unreachable_staging() -> ! {
-    // The branch above just set it; a None here is a bug in this file, not in the input.
-    panic!("staging types missing right after they were set")
-}
-
-trait ErasedJson {
-    fn json(&self) -> String;
-}
-
-impl<T: serde::Serialize> ErasedJson for T {
-    fn json(&self) -> String {
-        super::row::to_json(self)
-    }
-}
-
 /// How many rows of each kind a group copied (and whether any source waits on a check).
 struct Copied {
     files: usize,
@@ -601,7 +583,9 @@ async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Resul
             )
             .await?;
         for row in inserted {
-            if let Ok(id) = ContentId::try_from(row.get::<_, &[u8]>(0)) {
+            if let Ok(id) =
+                row.try_get::<_, &[u8]>(0).map_err(|_| ()).and_then(|b| ContentId::try_from(b).map_err(|_| ()))
+            {
                 out.new_files.insert(id);
             }
         }
@@ -615,7 +599,9 @@ async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Resul
             )
             .await?;
         for row in missing {
-            if let Ok(id) = ContentId::try_from(row.get::<_, &[u8]>(0)) {
+            if let Ok(id) =
+                row.try_get::<_, &[u8]>(0).map_err(|_| ()).and_then(|b| ContentId::try_from(b).map_err(|_| ()))
+            {
                 out.missing.insert(id);
             }
         }

@@ -11,7 +11,7 @@ use super::CatalogError;
 use crate::dedupe::{from_hex, to_hex};
 
 /// (hash, parent, key, bpm) of a duplicate group's member.
-type MemberRow = (Vec<u8>, Option<Vec<u8>>, Option<String>, Option<f64>);
+pub type MemberRow = (Vec<u8>, Option<Vec<u8>>, Option<String>, Option<f64>);
 
 /// Sources listed per member of a duplicate group.
 const MAX_SOURCES_LISTED: usize = 20;
@@ -131,12 +131,7 @@ impl Reader {
     pub fn search(&self, query: &Query, limit: u64) -> Result<Vec<FileInfo>, CatalogError> {
         let mut conds: Vec<String> = Vec::new();
         if query.hide_dupes {
-            conds.push(
-                "(fingerprint IS NULL OR notes = 0
-                   OR id = (SELECT f2.id FROM files f2 WHERE f2.fingerprint = files.fingerprint AND f2.notes > 0
-                            ORDER BY f2.parent IS NOT NULL, f2.id LIMIT 1))"
-                    .to_string(),
-            );
+            conds.push(HIDE_DUPES.to_string());
         }
         let mut params: Vec<rusqlite::types::Value> =
             vec![rusqlite::types::Value::Integer(limit.min(i64::MAX as u64) as i64)];
@@ -156,120 +151,14 @@ impl Reader {
         files.into_iter().map(|f| self.with_sources(f)).collect()
     }
 
-    /// Groups of duplicates, tier by tier (all tiers when `tier` is None), at most `limit`.
-    ///
-    /// Tier 0 is one content found in several places; tier 1 whole files with one fingerprint;
-    /// tier 2 fingerprint groups holding a part, unless every member is a part of files that are
-    /// themselves one music (the parts of two tier-1 copies of a song, or two identical tracks of
-    /// one song); tier 3 shape groups spanning two or more fingerprints, with the same rule on
-    /// shapes. Files without notes have no music to compare and are left out of tiers 1-3.
+    /// Groups of duplicates (`dupes` below).
     pub fn dupes(&self, tier: Option<u8>, limit: u64) -> Result<Vec<DupeGroup>, CatalogError> {
-        let mut groups = Vec::new();
-        for t in (0..=3u8).filter(|t| tier.is_none_or(|x| x == *t)) {
-            let left = limit.saturating_sub(groups.len() as u64);
-            if left == 0 {
-                break;
-            }
-            groups.extend(self.dupes_of_tier(t, left)?);
-        }
-        Ok(groups)
-    }
-
-    fn dupes_of_tier(&self, tier: u8, limit: u64) -> Result<Vec<DupeGroup>, CatalogError> {
-        let keys_sql = match tier {
-            0 => "SELECT hash FROM sources WHERE parent IS NULL GROUP BY hash HAVING COUNT(*) > 1 ORDER BY MIN(id)",
-            1 => {
-                "SELECT fingerprint FROM files WHERE parent IS NULL AND notes > 0 AND fingerprint IS NOT NULL
-                  GROUP BY fingerprint HAVING COUNT(*) > 1 ORDER BY MIN(id)"
-            }
-            2 => {
-                "SELECT fingerprint FROM files WHERE notes > 0 AND fingerprint IS NOT NULL
-                  GROUP BY fingerprint HAVING COUNT(*) > 1 AND SUM(parent IS NOT NULL) > 0 ORDER BY MIN(id)"
-            }
-            _ => {
-                "SELECT shape FROM files WHERE notes > 0 AND shape IS NOT NULL
-                  GROUP BY shape HAVING COUNT(DISTINCT fingerprint) > 1 ORDER BY MIN(id)"
-            }
-        };
-        let members_sql = match tier {
-            0 => "SELECT hash, parent, key, bpm FROM files WHERE hash = ?1",
-            1 => "SELECT hash, parent, key, bpm FROM files WHERE fingerprint = ?1 AND parent IS NULL ORDER BY id",
-            2 => "SELECT hash, parent, key, bpm FROM files WHERE fingerprint = ?1 ORDER BY id",
-            _ => "SELECT hash, parent, key, bpm FROM files WHERE shape = ?1 AND notes > 0 ORDER BY id",
-        };
-        // What a part's parent must share with its siblings' parents for the group to be
-        // explained by a lower tier (or by one file).
-        let parent_sql = match tier {
-            2 => Some("SELECT fingerprint FROM files WHERE hash = ?1"),
-            3 => Some("SELECT shape FROM files WHERE hash = ?1"),
-            _ => None,
-        };
-        let err = self.err("listing duplicates");
-        let keys: Vec<Vec<u8>> = {
-            let mut stmt = self.conn.prepare_cached(keys_sql).map_err(&err)?;
-            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(&err)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(&err)?
-        };
-        let mut groups = Vec::new();
-        for key in keys {
-            if groups.len() as u64 >= limit {
-                break;
-            }
-            let members: Vec<MemberRow> = {
-                let mut stmt = self.conn.prepare_cached(members_sql).map_err(&err)?;
-                let rows =
-                    stmt.query_map(params![key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(&err)?;
-                rows.collect::<rusqlite::Result<_>>().map_err(&err)?
-            };
-            if let Some(sql) = parent_sql {
-                if members.iter().all(|m| m.1.is_some()) {
-                    let mut stmt = self.conn.prepare_cached(sql).map_err(&err)?;
-                    let mut of_parents = std::collections::HashSet::new();
-                    for m in &members {
-                        let v: Option<Vec<u8>> =
-                            stmt.query_row(params![m.1], |r| r.get(0)).optional().map_err(&err)?.flatten();
-                        of_parents.insert(v);
-                    }
-                    // Explained only when every parent is catalogued and they share one value; a
-                    // missing parent (its batch failed) proves nothing.
-                    if of_parents.len() == 1 && !of_parents.contains(&None) {
-                        continue;
-                    }
-                }
-            }
-            let hex = |b: &[u8]| <[u8; 16]>::try_from(b).map(|h| to_hex(&h)).unwrap_or_default();
-            let count = members.len() as u64;
-            let mut files = Vec::new();
-            for (hash, parent, k, bpm) in members.into_iter().take(MAX_GROUP_LISTED) {
-                let member = DupeMember {
-                    hash: hex(&hash),
-                    parent: parent.as_deref().map(hex),
-                    key: k,
-                    bpm,
-                    sources: Vec::new(),
-                };
-                files.push(member);
-            }
-            for m in &mut files {
-                // A content found in thousands of places would outgrow a reply frame; `show`
-                // lists them all.
-                m.sources = self.sources_of(&m.hash)?;
-                m.sources.truncate(MAX_SOURCES_LISTED);
-            }
-            groups.push(DupeGroup { tier, key: hex(&key), count, files });
-        }
-        Ok(groups)
+        dupes(self, tier, limit)
     }
 
     /// A file by full hash or unique hex prefix. Ok(None) when nothing (or more than one) matches.
     pub fn show(&self, hash: &str) -> Result<Option<FileInfo>, CatalogError> {
-        let hex = hash.trim().to_ascii_lowercase();
-        if hex.is_empty() || hex.len() > 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(None);
-        }
-        let lo = from_hex(&format!("{hex:0<32}"));
-        let hi = from_hex(&format!("{hex:f<32}"));
-        let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(None) };
+        let Some((lo, hi)) = hash_range(hash) else { return Ok(None) };
         let sql = format!("SELECT {FILE_COLS} FROM files WHERE hash BETWEEN ?1 AND ?2 LIMIT 2");
         let mut stmt = self.conn.prepare(&sql).map_err(self.err("showing"))?;
         let mut found = stmt
@@ -298,18 +187,7 @@ impl Reader {
             .prepare_cached("SELECT path, name, clean_name, job, tags FROM sources WHERE hash = ?1 ORDER BY id")
             .map_err(self.err("reading sources"))?;
         let sources = stmt
-            .query_map(params![&id[..]], |r| {
-                Ok(SourceInfo {
-                    path: r.get(0)?,
-                    name: r.get(1)?,
-                    clean_name: r.get(2)?,
-                    job: r.get::<_, i64>(3)? as u64,
-                    tags: r
-                        .get::<_, Option<String>>(4)?
-                        .and_then(|t| serde_json::from_str(&t).ok())
-                        .unwrap_or_default(),
-                })
-            })
+            .query_map(params![&id[..]], |r| source_from(r))
             .map_err(self.err("reading sources"))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.err("reading sources"))?;
@@ -324,14 +202,7 @@ impl Reader {
             )
             .map_err(self.err("listing rejects"))?;
         let rows = stmt
-            .query_map(params![job.map(|j| j as i64), limit.min(i64::MAX as u64) as i64], |r| {
-                Ok(RejectInfo {
-                    job: r.get::<_, i64>(0)? as u64,
-                    path: r.get(1)?,
-                    reason: r.get(2)?,
-                    detail: r.get(3)?,
-                })
-            })
+            .query_map(params![job.map(|j| j as i64), limit.min(i64::MAX as u64) as i64], |r| reject_from(r))
             .map_err(self.err("listing rejects"))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.err("listing rejects"))?;
@@ -358,31 +229,196 @@ impl Reader {
             )
             .map_err(self.err("listing jobs"))?;
         let rows = stmt
-            .query_map(params![id.map(|i| i as i64), limit.min(i64::MAX as u64) as i64], |r| {
-                let counts: Counts = serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default();
-                let elapsed: f64 = r.get(10)?;
-                Ok(JobInfo {
-                    id: r.get::<_, i64>(0)? as u64,
-                    kind: r.get(1)?,
-                    paths: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
-                    state: JobState::parse(&r.get::<_, String>(3)?).unwrap_or(JobState::Failed),
-                    files_per_s: if elapsed > 0.0 { counts.cataloged as f64 / elapsed } else { 0.0 },
-                    counts,
-                    rejects_by_reason: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
-                    skipped_by_ext: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-                    discovery_done: r.get(7)?,
-                    started: r.get(8)?,
-                    finished: r.get(9)?,
-                    elapsed_s: elapsed,
-                    eta_s: None,
-                    note: r.get(11)?,
-                })
-            })
+            .query_map(params![id.map(|i| i as i64), limit.min(i64::MAX as u64) as i64], |r| job_from(r))
             .map_err(self.err("listing jobs"))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.err("listing jobs"))?;
         Ok(rows)
     }
+}
+
+/// The four lookups the duplicate tiers need, on either store. SQL is written with `?1`; the
+/// PostgreSQL side renders it `$1`.
+pub trait DupeRows {
+    /// The first column of every row of a parameterless query.
+    fn keys(&self, sql: &str) -> Result<Vec<Vec<u8>>, CatalogError>;
+    /// (hash, parent, key, bpm) rows for one key.
+    fn members(&self, sql: &str, key: &[u8]) -> Result<Vec<MemberRow>, CatalogError>;
+    /// One nullable blob for one hash (None: no such row, or NULL).
+    fn value(&self, sql: &str, hash: &[u8]) -> Result<Option<Vec<u8>>, CatalogError>;
+    fn sources(&self, hash: &str) -> Result<Vec<SourceInfo>, CatalogError>;
+}
+
+/// Groups of duplicates, tier by tier (all tiers when `tier` is None), at most `limit`.
+///
+/// Tier 0 is one content found in several places; tier 1 whole files with one fingerprint;
+/// tier 2 fingerprint groups holding a part, unless every member is a part of files that are
+/// themselves one music (the parts of two tier-1 copies of a song, or two identical tracks of
+/// one song); tier 3 shape groups spanning two or more fingerprints, with the same rule on
+/// shapes. Files without notes have no music to compare and are left out of tiers 1-3.
+pub fn dupes<S: DupeRows>(store: &S, tier: Option<u8>, limit: u64) -> Result<Vec<DupeGroup>, CatalogError> {
+    let mut groups = Vec::new();
+    for t in (0..=3u8).filter(|t| tier.is_none_or(|x| x == *t)) {
+        let left = limit.saturating_sub(groups.len() as u64);
+        if left == 0 {
+            break;
+        }
+        groups.extend(dupes_of_tier(store, t, left)?);
+    }
+    Ok(groups)
+}
+
+fn dupes_of_tier<S: DupeRows>(store: &S, tier: u8, limit: u64) -> Result<Vec<DupeGroup>, CatalogError> {
+    let keys_sql = match tier {
+        0 => "SELECT hash FROM sources WHERE parent IS NULL GROUP BY hash HAVING COUNT(*) > 1 ORDER BY MIN(id)",
+        1 => {
+            "SELECT fingerprint FROM files WHERE parent IS NULL AND notes > 0 AND fingerprint IS NOT NULL
+              GROUP BY fingerprint HAVING COUNT(*) > 1 ORDER BY MIN(id)"
+        }
+        2 => {
+            "SELECT fingerprint FROM files WHERE notes > 0 AND fingerprint IS NOT NULL
+              GROUP BY fingerprint HAVING COUNT(*) > 1 AND COUNT(parent) > 0 ORDER BY MIN(id)"
+        }
+        _ => {
+            "SELECT shape FROM files WHERE notes > 0 AND shape IS NOT NULL
+              GROUP BY shape HAVING COUNT(DISTINCT fingerprint) > 1 ORDER BY MIN(id)"
+        }
+    };
+    let members_sql = match tier {
+        0 => "SELECT hash, parent, key, bpm FROM files WHERE hash = ?1",
+        1 => "SELECT hash, parent, key, bpm FROM files WHERE fingerprint = ?1 AND parent IS NULL ORDER BY id",
+        2 => "SELECT hash, parent, key, bpm FROM files WHERE fingerprint = ?1 ORDER BY id",
+        _ => "SELECT hash, parent, key, bpm FROM files WHERE shape = ?1 AND notes > 0 ORDER BY id",
+    };
+    // What a part's parent must share with its siblings' parents for the group to be
+    // explained by a lower tier (or by one file).
+    let parent_sql = match tier {
+        2 => Some("SELECT fingerprint FROM files WHERE hash = ?1"),
+        3 => Some("SELECT shape FROM files WHERE hash = ?1"),
+        _ => None,
+    };
+    let hex = |b: &[u8]| <[u8; 16]>::try_from(b).map(|h| to_hex(&h)).unwrap_or_default();
+    let mut groups = Vec::new();
+    for key in store.keys(keys_sql)? {
+        if groups.len() as u64 >= limit {
+            break;
+        }
+        let members = store.members(members_sql, &key)?;
+        if let Some(sql) = parent_sql {
+            if members.iter().all(|m| m.1.is_some()) {
+                let mut of_parents = std::collections::HashSet::new();
+                for m in &members {
+                    of_parents.insert(store.value(sql, m.1.as_deref().unwrap_or_default())?);
+                }
+                // Explained only when every parent is catalogued and they share one value; a
+                // missing parent (its batch failed) proves nothing.
+                if of_parents.len() == 1 && !of_parents.contains(&None) {
+                    continue;
+                }
+            }
+        }
+        let count = members.len() as u64;
+        let mut files = Vec::new();
+        for (hash, parent, k, bpm) in members.into_iter().take(MAX_GROUP_LISTED) {
+            let mut m =
+                DupeMember { hash: hex(&hash), parent: parent.as_deref().map(hex), key: k, bpm, sources: vec![] };
+            // A content found in thousands of places would outgrow a reply frame; `show`
+            // lists them all.
+            m.sources = store.sources(&m.hash)?;
+            m.sources.truncate(MAX_SOURCES_LISTED);
+            files.push(m);
+        }
+        groups.push(DupeGroup { tier, key: hex(&key), count, files });
+    }
+    Ok(groups)
+}
+
+impl DupeRows for Reader {
+    fn keys(&self, sql: &str) -> Result<Vec<Vec<u8>>, CatalogError> {
+        let err = self.err("listing duplicates");
+        let mut stmt = self.conn.prepare_cached(sql).map_err(&err)?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(&err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(&err)
+    }
+
+    fn members(&self, sql: &str, key: &[u8]) -> Result<Vec<MemberRow>, CatalogError> {
+        let err = self.err("listing duplicates");
+        let mut stmt = self.conn.prepare_cached(sql).map_err(&err)?;
+        let rows = stmt.query_map(params![key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(&err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(&err)
+    }
+
+    fn value(&self, sql: &str, hash: &[u8]) -> Result<Option<Vec<u8>>, CatalogError> {
+        let err = self.err("listing duplicates");
+        let mut stmt = self.conn.prepare_cached(sql).map_err(&err)?;
+        Ok(stmt.query_row(params![hash], |r| r.get(0)).optional().map_err(&err)?.flatten())
+    }
+
+    fn sources(&self, hash: &str) -> Result<Vec<SourceInfo>, CatalogError> {
+        self.sources_of(hash)
+    }
+}
+
+/// `dupes:hide`: one file per group of the same notes, the first whole file imported, else the
+/// first part (a loose loop is shown rather than its copy inside a song). Same SQL on both stores.
+pub const HIDE_DUPES: &str = "(fingerprint IS NULL OR notes = 0
+   OR id = (SELECT f2.id FROM files f2 WHERE f2.fingerprint = files.fingerprint AND f2.notes > 0
+            ORDER BY f2.parent IS NOT NULL, f2.id LIMIT 1))";
+
+/// The ids a full hash or hex prefix spans (`show`); None for anything that is not 1-32 hex digits.
+pub fn hash_range(hash: &str) -> Option<([u8; 16], [u8; 16])> {
+    let hex = hash.trim().to_ascii_lowercase();
+    if hex.is_empty() || hex.len() > 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((from_hex(&format!("{hex:0<32}"))?, from_hex(&format!("{hex:f<32}"))?))
+}
+
+/// A row of `path, name, clean_name, job, tags` from `sources`.
+pub fn source_from<R: Cols>(r: &R) -> Result<SourceInfo, R::E> {
+    Ok(SourceInfo {
+        path: r.text("path")?.unwrap_or_default(),
+        name: r.text("name")?.unwrap_or_default(),
+        clean_name: r.text("clean_name")?,
+        job: r.int("job")?.unwrap_or_default() as u64,
+        tags: r.text("tags")?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+    })
+}
+
+/// A row of `job, path, reason, detail` from `rejects`.
+pub fn reject_from<R: Cols>(r: &R) -> Result<RejectInfo, R::E> {
+    Ok(RejectInfo {
+        job: r.int("job")?.unwrap_or_default() as u64,
+        path: r.text("path")?.unwrap_or_default(),
+        reason: r.text("reason")?.unwrap_or_default(),
+        detail: r.text("detail")?.unwrap_or_default(),
+    })
+}
+
+/// A `jobs` row (every column but `owner`).
+pub fn job_from<R: Cols>(r: &R) -> Result<JobInfo, R::E> {
+    // JSON columns are written by this program; one that does not parse reads as empty.
+    fn json<T: serde::de::DeserializeOwned + Default>(s: Option<String>) -> T {
+        s.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+    }
+    let counts: Counts = json(r.text("counts")?);
+    let elapsed = r.real("elapsed_s")?.unwrap_or_default();
+    Ok(JobInfo {
+        id: r.int("id")?.unwrap_or_default() as u64,
+        kind: r.text("kind")?.unwrap_or_default(),
+        paths: json(r.text("paths")?),
+        state: r.text("state")?.as_deref().and_then(JobState::parse).unwrap_or(JobState::Failed),
+        files_per_s: if elapsed > 0.0 { counts.cataloged as f64 / elapsed } else { 0.0 },
+        counts,
+        rejects_by_reason: json(r.text("rejects_by_reason")?),
+        skipped_by_ext: json(r.text("skipped_by_ext")?),
+        discovery_done: r.flag("discovery_done")?.unwrap_or_default(),
+        started: r.text("started")?,
+        finished: r.text("finished")?,
+        elapsed_s: elapsed,
+        eta_s: None,
+        note: r.text("note")?,
+    })
 }
 
 pub fn channels_of(mask: u16) -> Vec<u8> {

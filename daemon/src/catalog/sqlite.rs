@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::row::{tags_json, FileRow, Op, Outcome};
+use super::row::{tags_json, to_json, FileRow, Op, Outcome};
 use super::{CatalogError, Described, PartOf};
 use crate::dedupe::ContentId;
 use crate::job::Job;
@@ -342,7 +342,6 @@ pub fn upsert_exports(
 
 pub fn upsert_job(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
     let info = job.info();
-    let json = |v: &dyn erased::Ser| v.to_json();
     conn.prepare_cached(
         "INSERT INTO jobs (id, kind, paths, state, counts, rejects_by_reason, skipped_by_ext, discovery_done,
            started, finished, elapsed_s, note)
@@ -355,11 +354,11 @@ pub fn upsert_job(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
     .execute(params![
         info.id as i64,
         info.kind,
-        json(&info.paths),
+        to_json(&info.paths),
         info.state.as_str(),
-        json(&info.counts),
-        json(&info.rejects_by_reason),
-        json(&info.skipped_by_ext),
+        to_json(&info.counts),
+        to_json(&info.rejects_by_reason),
+        to_json(&info.skipped_by_ext),
         info.discovery_done,
         info.started,
         info.finished,
@@ -367,19 +366,6 @@ pub fn upsert_job(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
         info.note,
     ])?;
     Ok(())
-}
-
-/// JSON encoding of the small values stored in TEXT columns; serialising these plain maps and
-/// vectors cannot fail, and an empty object is a safe stand-in if it ever did.
-mod erased {
-    pub trait Ser {
-        fn to_json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Ser for T {
-        fn to_json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
-        }
-    }
 }
 
 pub fn file_count(conn: &Connection) -> rusqlite::Result<u64> {

@@ -140,18 +140,18 @@ impl Writer {
         if has_objects {
             if let Err(e) = self.objects.sync() {
                 // Without durable objects the rows must not commit; the batch fails as a whole.
-                self.fail_rows(rows, Vec::new(), &e.to_string());
+                self.fail_rows(rows, HashMap::new(), &e.to_string());
                 return;
             }
         }
         // Sources parked for a content this group commits are written with it.
-        let mut unparked: Vec<(ContentId, Vec<Source>)> = Vec::new();
+        let mut unparked: HashMap<ContentId, Vec<Source>> = HashMap::new();
         let mut in_group: HashSet<ContentId> = HashSet::new();
         for row in &rows {
             if let Row::File { id, .. } = row {
                 in_group.insert(*id);
                 if let Some(waiting) = self.parked.remove(id) {
-                    unparked.push((*id, waiting));
+                    unparked.insert(*id, waiting);
                 }
             }
         }
@@ -161,7 +161,7 @@ impl Writer {
         for row in &rows {
             if let Row::File { id, size, file, source } = row {
                 ops.push(Op::File { id, size: *size, file, source });
-                if let Some((_, waiting)) = unparked.iter().find(|(u, _)| u == id) {
+                if let Some(waiting) = unparked.get(id) {
                     ops.extend(waiting.iter().map(|source| Op::Source { id, source }));
                 }
             }
@@ -201,7 +201,7 @@ impl Writer {
         };
 
         let mut tallies: HashMap<u64, (Arc<Job>, Tally, u64)> = HashMap::new();
-        for (_, waiting) in &unparked {
+        for waiting in unparked.values() {
             for s in waiting {
                 let t = tally(&mut tallies, &s.job);
                 if s.part_of.is_none() {
@@ -273,9 +273,9 @@ impl Writer {
 
     /// A batch that cannot commit: its claims are released and its jobs fail with the reason,
     /// rather than hang waiting for rows that will never arrive.
-    fn fail_rows(&mut self, rows: Vec<Row>, unparked: Vec<(ContentId, Vec<Source>)>, why: &str) {
+    fn fail_rows(&mut self, rows: Vec<Row>, unparked: HashMap<ContentId, Vec<Source>>, why: &str) {
         let mut jobs: HashMap<u64, Arc<Job>> = HashMap::new();
-        for s in unparked.into_iter().flat_map(|(_, w)| w) {
+        for s in unparked.into_values().flatten() {
             jobs.insert(s.job.id, s.job);
         }
         for row in rows {
