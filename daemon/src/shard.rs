@@ -405,7 +405,10 @@ impl Shard {
                 match res {
                     Ok(()) => match shared.index.claim(id) {
                         None => match self.keep_object(&id, buf.as_slice(), mark, shared) {
-                            Ok(()) => self.rows.push(Row::File { id, size, file, source }),
+                            Ok(()) => {
+                                self.split_into_parts(&source, id, &file, buf.as_slice(), shared);
+                                self.rows.push(Row::File { id, size, file, source });
+                            }
                             Err(detail) => self.rows.push(Row::Reject {
                                 job: source.job,
                                 path: source.path,
@@ -460,17 +463,36 @@ impl Shard {
     /// What the bytes of one file are: a known content, a reject, or a new content with its facts
     /// and analysis (whose object the caller writes). Counts the parse and analyze stages. `path`
     /// is the provenance path: its words are priors for the analysis (a BPM, a key). A new
-    /// multi-part file is split here, and its parts' rows go out before its own.
+    /// multi-part file is split only once its claim is won (`split_into_parts`).
     fn classify(&mut self, job: &Arc<Job>, bytes: &[u8], path: &str, shared: &Shared) -> Verdict {
-        let split = shared.tuning.split;
-        let (verdict, parts) = self.describe(bytes, path, shared, split);
+        let verdict = self.describe(bytes, path, shared);
         self.passed_stages(job);
-        if let Verdict::New(id, file) = &verdict {
-            if !parts.is_empty() {
-                self.add_parts(job, path, *id, file, parts, shared);
-            }
-        }
         verdict
+    }
+
+    /// Called by whoever won the claim on a new content, right before its file row goes out, so
+    /// its parts' rows go out before it (in the same batch or an earlier one: the job cannot look
+    /// complete without them). Splitting after the claim, not in `describe`, is what makes two
+    /// copies of one song in flight together (two shards, or two reads on one) split once: the
+    /// copy that loses the claim is a duplicate whose parts already exist.
+    fn split_into_parts(&mut self, source: &Source, id: ContentId, file: &Described, bytes: &[u8], shared: &Shared) {
+        // Only a file the analysis found two or more parts in can split; the others skip the
+        // split's own pass over the events.
+        let wanted = source.part_of.is_none()
+            && shared.tuning.split
+            && file.analysis.as_ref().is_some_and(|a| a.parts.len() >= 2);
+        if !wanted {
+            return;
+        }
+        // The split reads hostile bytes too: a panic costs this file its parts, not the shard.
+        match std::panic::catch_unwind(|| library::split::split(bytes)) {
+            Ok(parts) if !parts.is_empty() => {
+                let job = Arc::clone(&source.job);
+                self.add_parts(&job, &source.path, id, file, parts, shared);
+            }
+            Ok(_) => {}
+            Err(_) => tracing::warn!(path = %source.path, "the split panicked on this file; it stands without parts"),
+        }
     }
 
     /// Parts become rows like archive members: hashed, deduplicated, parsed, analysed, their
@@ -496,7 +518,7 @@ impl Shard {
             let name = library::sanitize::part_name(parent_name, part.index, label);
             let path = format!("{parent_path}#{name}");
             let part_of = PartOf { parent, index: part.index, track: part.track, channel: part.channel };
-            let (verdict, _) = self.describe(&part.bytes, &path, shared, false);
+            let verdict = self.describe(&part.bytes, &path, shared);
             let source = |tags: Option<Vec<String>>| {
                 let mut s = new_source(Arc::clone(job), path.clone(), name.clone(), None, tags);
                 s.part_of = Some(part_of);
@@ -521,24 +543,18 @@ impl Shard {
         }
     }
 
-    /// Dedupe, parse, analyse and (with `split`) split one content; counts nothing.
-    fn describe(
-        &mut self,
-        bytes: &[u8],
-        path: &str,
-        shared: &Shared,
-        split: bool,
-    ) -> (Verdict, Vec<library::split::Part>) {
+    /// Dedupe, parse and analyse one content; counts nothing.
+    fn describe(&mut self, bytes: &[u8], path: &str, shared: &Shared) -> Verdict {
         let id = content_id(bytes);
         match shared.index.get(&id) {
             // A fingerprint match is confirmed by the object store: a committed content's object
             // is named by its full id (two contents sharing 46 bits fall through to a new import).
             Some(Known::Committed) if shared.objects.path_of(&id).exists() => {
-                return (Verdict::Duplicate(id), Vec::new());
+                return Verdict::Duplicate(id);
             }
-            Some(Known::Pending) => return (Verdict::Duplicate(id), Vec::new()),
+            Some(Known::Pending) => return Verdict::Duplicate(id),
             Some(Known::Rejected(reason)) => {
-                return (Verdict::Reject(reason, repeat_reject_detail(reason)), Vec::new());
+                return Verdict::Reject(reason, repeat_reject_detail(reason));
             }
             Some(Known::Committed) | None => {}
         }
@@ -553,29 +569,19 @@ impl Shard {
                     midi::Timing::Metrical { .. } => analysis::analyze(bytes, path, facts.duration_ticks, arena),
                     midi::Timing::Timecode { .. } => None,
                 };
-                // Only a file the analysis found two or more parts in can split; the others skip
-                // the split's own pass over the events.
-                let parts = match &analysis {
-                    Some(a) if split && a.parts.len() >= 2 => library::split::split(bytes),
-                    _ => Vec::new(),
-                };
-                (Described { facts, analysis }, parts)
+                Described { facts, analysis }
             })
         }));
         self.arena.reset();
         match parsed {
-            Ok(Ok((file, parts))) => (Verdict::New(id, Box::new(file)), parts),
+            Ok(Ok(file)) => Verdict::New(id, Box::new(file)),
             Ok(Err(rej)) => {
                 shared.index.mark_rejected(id, rej.reason);
-                (Verdict::Reject(rej.reason, rej.detail), Vec::new())
+                Verdict::Reject(rej.reason, rej.detail)
             }
-            Err(_) => (
-                Verdict::Reject(
-                    Reason::Malformed,
-                    "the MIDI parser, the analysis or the split panicked on this file".to_string(),
-                ),
-                Vec::new(),
-            ),
+            Err(_) => {
+                Verdict::Reject(Reason::Malformed, "the MIDI parser or the analysis panicked on this file".to_string())
+            }
         }
     }
 
@@ -691,7 +697,10 @@ impl Shard {
         }
         match shared.index.claim(id) {
             None => match self.keep_object(&id, bytes, mark, shared) {
-                Ok(()) => self.rows.push(Row::File { id, size: bytes.len() as u64, file, source }),
+                Ok(()) => {
+                    self.split_into_parts(&source, id, &file, bytes, shared);
+                    self.rows.push(Row::File { id, size: bytes.len() as u64, file, source });
+                }
                 Err(detail) => return Err(Box::new((source, detail))),
             },
             Some(_) => self.rows.push(Row::Duplicate { id, source }),

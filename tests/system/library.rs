@@ -124,3 +124,30 @@ fn a_loose_copy_of_a_part_makes_its_content_a_whole_file() {
         shown["sources"].as_array().into_iter().flatten().filter_map(|s| s["path"].as_str()).collect();
     assert_eq!(paths.len(), 2, "found loose and inside the song: {paths:?}");
 }
+
+/// Regression: parts were made before the object write and the claim, so copies of one song in
+/// flight together (on two shards, or two reads on one) were each split, and a part got one
+/// source per copy that happened to race, a number that changed from run to run.
+#[test]
+fn copies_of_one_song_in_flight_together_are_split_once() {
+    let mut dir = Dir::new();
+    let song = midid::gen::midi_bytes(4, 91);
+    let parts = midid::library::split::split(&song);
+    assert!(parts.len() >= 2, "a generated song has parts");
+    for i in 0..96 {
+        dir.write(&format!("copies/{}/Song {i}.mid", i % 8), &song);
+    }
+    dir.start();
+    let job = dir.ctl_json(&["import", path_str(&dir.path("copies")), "--wait", "--json"]);
+    assert_eq!(job["state"], "done", "{job:#}");
+    assert_eq!(job["counts"]["parts"], parts.len() as u64, "{job:#}");
+    let parent = midid::dedupe::to_hex(&midid::dedupe::content_id(&song));
+    let shown = dir.ctl_json(&["show", &parent, "--json"]);
+    assert_eq!(shown["sources"].as_array().map(Vec::len), Some(96), "{shown:#}");
+    for part in &parts {
+        let hash = midid::dedupe::to_hex(&midid::dedupe::content_id(&part.bytes));
+        let shown = dir.ctl_json(&["show", &hash, "--json"]);
+        let sources = shown["sources"].as_array().map_or(0, Vec::len);
+        assert_eq!(sources, 1, "part {} recorded once per split: {shown:#}", part.index);
+    }
+}

@@ -80,12 +80,14 @@ impl Drop for Schema {
 }
 
 /// What an import must leave, whichever store and however it got there: every distinct content
-/// once, every place a whole file was found once, every reject. (Which copy of a multi-part
-/// file gets split first is a race between shards, so part sources are left out.)
+/// once, every place a whole file was found once, every part of every split song, every reject.
+/// Parts are compared as (song, part) pairs: a part's path names the copy of its song that won the
+/// claim, which is whichever was read first, and two daemons may each split their own copy.
 #[derive(Debug, PartialEq)]
 struct Catalog {
     files: BTreeSet<String>,
     sources: BTreeSet<String>,
+    parts: BTreeSet<String>,
     rejects: BTreeSet<String>,
 }
 
@@ -93,6 +95,8 @@ fn pg_catalog(s: &Schema) -> Catalog {
     Catalog {
         files: s.set("SELECT encode(hash, 'hex') FROM files"),
         sources: s.set("SELECT path || ' ' || encode(hash, 'hex') FROM sources WHERE parent IS NULL"),
+        parts: s
+            .set("SELECT encode(parent, 'hex') || ' ' || encode(hash, 'hex') FROM sources WHERE parent IS NOT NULL"),
         rejects: s.set("SELECT path || ' ' || reason FROM rejects"),
     }
 }
@@ -106,6 +110,7 @@ fn sqlite_catalog(dir: &Dir) -> Catalog {
     Catalog {
         files: set("SELECT lower(hex(hash)) FROM files"),
         sources: set("SELECT path || ' ' || lower(hex(hash)) FROM sources WHERE parent IS NULL"),
+        parts: set("SELECT lower(hex(parent)) || ' ' || lower(hex(hash)) FROM sources WHERE parent IS NOT NULL"),
         rejects: set("SELECT path || ' ' || reason FROM rejects"),
     }
 }
