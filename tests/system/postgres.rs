@@ -146,23 +146,48 @@ fn postgres_migrations_apply_to_an_empty_database_and_to_one_a_version_behind() 
         assert!(indexes.contains(want), "index {want} missing: {indexes:?}");
     }
 
-    // A catalog at version 1 with a row in it: the newer migrations apply, the row stays.
-    let Some(old) = Schema::new("mig_old") else { return };
-    old.exec("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied TEXT NOT NULL)");
-    old.exec(MIGRATIONS[0].1);
-    old.exec("INSERT INTO schema_migrations VALUES (1, 'then')");
-    old.exec(
-        "INSERT INTO files (hash, size, format, tracks, channels, notes, drum_notes, events, duration_ticks,
-           duration_s, job) VALUES ('\\x07070707070707070707070707070707', 10, 0, 1, 1, 3, 0, 5, 96, 0.5, 1)",
-    );
-    let mut conn = PgConn::connect(&old.url).unwrap();
-    conn.migrate().unwrap();
-    assert_eq!(
-        old.set("SELECT max(version)::text FROM schema_migrations"),
-        BTreeSet::from([MIGRATIONS.len().to_string()])
-    );
-    assert_eq!(old.count("SELECT 1 FROM files"), 1);
-    assert!(old.count("SELECT 1 FROM pg_indexes WHERE indexname = 'files_bpm'") >= 1);
+    // A catalog at the previous version, and one at version 1, each with rows: the newer
+    // migrations apply, the rows stay, and a source written before `name_key` existed is found
+    // by `name:` through it.
+    let mut conn = None;
+    let mut last = None;
+    for at in [MIGRATIONS.len() - 1, 1] {
+        let Some(old) = Schema::new(&format!("mig_v{at}")) else { return };
+        old.exec("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied TEXT NOT NULL)");
+        for (version, sql) in &MIGRATIONS[..at] {
+            old.exec(sql);
+            old.exec(&format!("INSERT INTO schema_migrations VALUES ({version}, 'then')"));
+        }
+        old.exec(
+            "INSERT INTO files (hash, size, format, tracks, channels, notes, drum_notes, events, duration_ticks,
+               duration_s, job) VALUES ('\\x07070707070707070707070707070707', 10, 0, 1, 1, 3, 0, 5, 96, 0.5, 1)",
+        );
+        old.exec(
+            "INSERT INTO sources (hash, job, path, name, clean_name)
+             VALUES ('\\x07070707070707070707070707070707', 1, '/x/Dark Kick.MID', 'Dark Kick.MID', 'Dark_Kick.mid')",
+        );
+        let mut c = PgConn::connect(&old.url).unwrap();
+        c.migrate().unwrap();
+        assert_eq!(
+            old.set("SELECT max(version)::text FROM schema_migrations"),
+            BTreeSet::from([MIGRATIONS.len().to_string()])
+        );
+        assert_eq!(old.count("SELECT 1 FROM files"), 1);
+        assert!(old.count("SELECT 1 FROM pg_indexes WHERE indexname = 'files_bpm'") >= 1);
+        assert_eq!(
+            old.set("SELECT name_key FROM sources"),
+            BTreeSet::from(["dark kick.mid\ndark_kick.mid".to_string()])
+        );
+        let reader = midid::catalog::pg_query::PgReader::open(&old.url).unwrap();
+        for value in ["kick.mid", "dark_kick", "DARK KICK"] {
+            let query = midid::catalog::lang::Query::parse(&[format!("name:{value}")], None).unwrap();
+            assert_eq!(reader.search(&query, 10).unwrap().len(), 1, "name:{value}");
+        }
+        conn = Some(c);
+        last = Some(old);
+    }
+    let Some(old) = last else { return };
+    let Some(mut conn) = conn else { return };
 
     // A catalog newer than this binary is refused, not written.
     old.exec("INSERT INTO schema_migrations VALUES (999, 'future')");
@@ -188,9 +213,13 @@ fn both_stores_answer_every_query_alike_over_the_same_import() {
     assert_eq!(pg_catalog(&schema), sqlite_catalog(&sq), "the two imports catalogued different rows");
 
     // The language's own test set, then what only a comparison of two stores needs: the whole
-    // catalogue, dupes:hide alone, and each kind of sort.
+    // catalogue, dupes:hide alone, each kind of sort, and `name:` values only a clean name holds
+    // (`_` for a space) or only a name holds (`.midi`), which PostgreSQL answers from one column.
     let extra: &[&[&str]] = &[
         &[],
+        &["name:_"],
+        &["name:.midi"],
+        &["name:.mid"],
         &["dupes:hide"],
         &["--sort", "bpm"],
         &["--sort", "-key"],

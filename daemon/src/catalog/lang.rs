@@ -261,6 +261,13 @@ impl Query {
                         )
                     }
                 }
+                // PostgreSQL matches the stored, already folded `name_key` (one trigram index;
+                // migration 0003); a pattern holding its newline could match across the two
+                // names, so that one alone takes the two-column form.
+                Term::Name(n) if pg && !n.contains('\n') => {
+                    let pat = p(Param::Text(format!("%{}%", like_escape(n))));
+                    format!("EXISTS (SELECT 1 FROM sources s WHERE s.hash = files.hash AND s.name_key LIKE {pat} ESCAPE '\\')")
+                }
                 Term::Name(n) => {
                     let pat = p(Param::Text(format!("%{}%", like_escape(n))));
                     format!(

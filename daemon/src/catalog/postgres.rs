@@ -20,9 +20,9 @@ use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement};
 
-use super::row::{tags_json, to_json, FileRow, Op, Outcome};
+use super::row::{name_key, tags_json, to_json, FileRow, Op, Outcome};
 use super::{CatalogError, ExportedFile};
 use crate::dedupe::ContentId;
 use crate::job::Job;
@@ -30,6 +30,7 @@ use crate::job::Job;
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../../migrations/postgres/0002_search.sql")),
+    (3, include_str!("../../../migrations/postgres/0003_name_key.sql")),
 ];
 
 /// Any advisory lock key only midid takes: migrations run under it, so two daemons starting on
@@ -142,6 +143,9 @@ impl PgConn {
                 .try_get(0)
                 .map_err(e("reading schema version"))?;
             if current > known {
+                // Rolled back here, not on drop: a dropped transaction's ROLLBACK waits for the
+                // connection's next use, and until then the lock and the session stay held.
+                tx.rollback().await.map_err(e("releasing the migration lock"))?;
                 return Err(CatalogError::TooNew { path: redact(&url), found: current, known });
             }
             for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
@@ -215,11 +219,48 @@ struct Staging {
     sources: Vec<Type>,
     rejects: Vec<Type>,
     archives: Vec<Type>,
+    /// The merge statements, prepared once per session: parsing and planning them for every
+    /// group showed up in the server's profile.
+    merge: Merge,
 }
+
+struct Merge {
+    files: Statement,
+    missing: Statement,
+    sources: Statement,
+    rejects: Statement,
+    archives: Statement,
+}
+
+/// The merge of staged rows into the catalog. Rows go in in the group's order (ids are the
+/// import order search lists by).
+const MERGE_MISSING: &str = "SELECT DISTINCT s.hash FROM stage_sources s
+ WHERE s.checked AND NOT EXISTS (SELECT 1 FROM files f WHERE f.hash = s.hash)";
+/// A content is a part only while every place it was found is a part: a file found on its own
+/// makes its row a whole file, whichever came first.
+const MERGE_SOURCES: &str = "WITH ins AS (
+   INSERT INTO sources (hash, job, path, name, raw_name, clean_name, name_key, tags, parent)
+   SELECT hash, job, path, name, raw_name, clean_name, name_key, tags::jsonb, parent FROM stage_sources s
+    WHERE NOT s.checked OR EXISTS (SELECT 1 FROM files f WHERE f.hash = s.hash)
+    ORDER BY ord
+   ON CONFLICT (path, hash) DO NOTHING RETURNING hash, parent)
+ UPDATE files SET parent = NULL, part_index = NULL, part_track = NULL, part_channel = NULL
+   FROM (SELECT DISTINCT hash FROM ins WHERE parent IS NULL) w
+  WHERE files.hash = w.hash AND files.parent IS NOT NULL";
+/// One row per (path, reason): the last in the group wins, as it would one by one.
+const MERGE_REJECTS: &str = "INSERT INTO rejects (job, path, reason, detail)
+ SELECT job, path, reason, detail FROM (
+   SELECT DISTINCT ON (path, reason) ord, job, path, reason, detail FROM stage_rejects
+    ORDER BY path, reason, ord DESC) last
+  ORDER BY ord
+ ON CONFLICT (path, reason) DO UPDATE SET job = excluded.job, detail = excluded.detail";
+const MERGE_ARCHIVES: &str = "INSERT INTO archives (hash, size, job, path, members)
+ SELECT hash, size, job, path, members FROM stage_archives ORDER BY ord ON CONFLICT (hash) DO NOTHING";
 
 const STAGING_SQL: &str = "
 CREATE TEMP TABLE IF NOT EXISTS stage_sources ON COMMIT DELETE ROWS AS
-  SELECT 0::int4 AS ord, hash, job, path, name, raw_name, clean_name, tags::text AS tags, parent, false AS checked
+  SELECT 0::int4 AS ord, hash, job, path, name, raw_name, clean_name, name_key, tags::text AS tags, parent,
+         false AS checked
   FROM sources WITH NO DATA;
 CREATE TEMP TABLE IF NOT EXISTS stage_rejects ON COMMIT DELETE ROWS AS
   SELECT 0::int4 AS ord, job, path, reason, detail FROM rejects WITH NO DATA;
@@ -249,9 +290,22 @@ async fn staging(client: &Client) -> Result<Staging, tokio_postgres::Error> {
                 .collect::<Vec<Type>>(),
         );
     }
+    let cols = FileRow::COLUMNS;
+    let merge = Merge {
+        files: client
+            .prepare(&format!(
+                "INSERT INTO files ({cols}) SELECT {cols} FROM stage_files ORDER BY ord
+                 ON CONFLICT (hash) DO NOTHING RETURNING hash"
+            ))
+            .await?,
+        missing: client.prepare(MERGE_MISSING).await?,
+        sources: client.prepare(MERGE_SOURCES).await?,
+        rejects: client.prepare(MERGE_REJECTS).await?,
+        archives: client.prepare(MERGE_ARCHIVES).await?,
+    };
     let mut it = types.into_iter();
     let mut next = || it.next().unwrap_or_default();
-    Ok(Staging { files: next(), sources: next(), rejects: next(), archives: next() })
+    Ok(Staging { files: next(), sources: next(), rejects: next(), archives: next(), merge })
 }
 
 /// The catalog writer's PostgreSQL side.
@@ -371,19 +425,28 @@ impl PgWriter {
     pub fn copy_raw(&mut self, ops: &[Op<'_>]) -> Result<(), CatalogError> {
         let url = self.conn.url.clone();
         let e = |op| err(op, &url);
-        let conn = &mut self.conn;
+        // Made once per session, as the merge path's staging is, so the ceiling pays for no
+        // catalog statement the merge path skips.
+        if self.staging.is_none() {
+            let conn = &self.conn;
+            let st = conn.rt.block_on(async {
+                let st = staging(&conn.client).await.map_err(e("reading staging types"))?;
+                conn.client
+                    .batch_execute(&format!(
+                        "CREATE TABLE IF NOT EXISTS raw_files AS SELECT 0::int4 AS ord, {} FROM files WITH NO DATA;
+                         CREATE TABLE IF NOT EXISTS raw_sources AS SELECT * FROM stage_sources WITH NO DATA;",
+                        FileRow::COLUMNS
+                    ))
+                    .await
+                    .map_err(e("creating raw tables"))?;
+                Ok::<_, CatalogError>(st)
+            })?;
+            self.staging = Some(st);
+        }
+        let (conn, Some(st)) = (&mut self.conn, &self.staging) else { return Ok(()) };
         conn.rt.block_on(async {
-            let st = staging(&conn.client).await.map_err(e("reading staging types"))?;
-            conn.client
-                .batch_execute(&format!(
-                    "CREATE TABLE IF NOT EXISTS raw_files AS SELECT 0::int4 AS ord, {} FROM files WITH NO DATA;
-                     CREATE TABLE IF NOT EXISTS raw_sources AS SELECT * FROM stage_sources WITH NO DATA;",
-                    FileRow::COLUMNS
-                ))
-                .await
-                .map_err(e("creating raw tables"))?;
             let tx = conn.client.transaction().await.map_err(e("starting"))?;
-            copy_ops(&tx, &st, ops, "raw").await.map_err(e("copying"))?;
+            copy_ops(&tx, st, ops, "raw").await.map_err(e("copying"))?;
             tx.commit().await.map_err(e("committing"))
         })
     }
@@ -408,13 +471,18 @@ impl PgWriter {
             job: i64,
             s: &'a super::Source,
             tags: Option<String>,
+            name_key: String,
         }
         let sources: Vec<Src<'_>> = ops
             .iter()
             .filter_map(|op| match op {
-                Op::File { id, source, .. } | Op::Source { id, source } => {
-                    Some(Src { hash: &id[..], job: source.job.id as i64, s: source, tags: tags_json(source) })
-                }
+                Op::File { id, source, .. } | Op::Source { id, source } => Some(Src {
+                    hash: &id[..],
+                    job: source.job.id as i64,
+                    s: source,
+                    tags: tags_json(source),
+                    name_key: name_key(source),
+                }),
                 _ => None,
             })
             .collect();
@@ -434,22 +502,31 @@ impl PgWriter {
                 tx.execute(sql.as_str(), &params).await.map_err(e("inserting files"))?;
             }
             for chunk in sources.chunks(per) {
-                let mut sql =
-                    "INSERT INTO sources (hash, job, path, name, clean_name, tags, parent) VALUES ".to_string();
-                let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(chunk.len() * 6);
+                let mut sql = "INSERT INTO sources (hash, job, path, name, clean_name, name_key, tags, parent) VALUES "
+                    .to_string();
+                let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(chunk.len() * 7);
                 for (i, r) in chunk.iter().enumerate() {
-                    let n = i * 6;
+                    let n = i * 7;
                     sql.push_str(&format!(
-                        "{}(${}, ${}, ${}, ${}, ${}, ${}::text::jsonb, NULL)",
+                        "{}(${}, ${}, ${}, ${}, ${}, ${}, ${}::text::jsonb, NULL)",
                         if i == 0 { "" } else { ", " },
                         n + 1,
                         n + 2,
                         n + 3,
                         n + 4,
                         n + 5,
-                        n + 6
+                        n + 6,
+                        n + 7
                     ));
-                    params.extend_from_slice(&[&r.hash, &r.job, &r.s.path, &r.s.name, &r.s.clean_name, &r.tags]);
+                    params.extend_from_slice(&[
+                        &r.hash,
+                        &r.job,
+                        &r.s.path,
+                        &r.s.name,
+                        &r.s.clean_name,
+                        &r.name_key,
+                        &r.tags,
+                    ]);
                 }
                 sql.push_str(" ON CONFLICT (path, hash) DO NOTHING");
                 tx.execute(sql.as_str(), &params).await.map_err(e("inserting sources"))?;
@@ -520,6 +597,7 @@ async fn copy_ops(
             let ord = ord as i32;
             let job = s.job.id as i64;
             let tags = tags_json(s);
+            let name_key = name_key(s);
             let parent = s.part_of.as_ref().map(|p| &p.parent[..]);
             w.as_mut()
                 .write(&[
@@ -530,6 +608,7 @@ async fn copy_ops(
                     &s.name,
                     &s.raw_name.as_deref(),
                     &s.clean_name,
+                    &name_key,
                     &tags,
                     &parent,
                     &checked,
@@ -570,19 +649,9 @@ async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Resul
     let mut out = Outcome::default();
     let Copied { files, sources, rejects, archives, checked } = copy_ops(&tx, st, ops, "stage").await?;
 
-    // The merge. Rows go in in the group's order (ids are the import order search lists by).
+    let m = &st.merge;
     if files > 0 {
-        let cols = FileRow::COLUMNS;
-        let inserted = tx
-            .query(
-                &format!(
-                    "INSERT INTO files ({cols}) SELECT {cols} FROM stage_files ORDER BY ord
-                     ON CONFLICT (hash) DO NOTHING RETURNING hash"
-                ),
-                &[],
-            )
-            .await?;
-        for row in inserted {
+        for row in tx.query(&m.files, &[]).await? {
             if let Ok(id) =
                 row.try_get::<_, &[u8]>(0).map_err(|_| ()).and_then(|b| ContentId::try_from(b).map_err(|_| ()))
             {
@@ -591,14 +660,7 @@ async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Resul
         }
     }
     if checked {
-        let missing = tx
-            .query(
-                "SELECT DISTINCT s.hash FROM stage_sources s
-                 WHERE s.checked AND NOT EXISTS (SELECT 1 FROM files f WHERE f.hash = s.hash)",
-                &[],
-            )
-            .await?;
-        for row in missing {
+        for row in tx.query(&m.missing, &[]).await? {
             if let Ok(id) =
                 row.try_get::<_, &[u8]>(0).map_err(|_| ()).and_then(|b| ContentId::try_from(b).map_err(|_| ()))
             {
@@ -607,42 +669,13 @@ async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Resul
         }
     }
     if sources > 0 {
-        // A content is a part only while every place it was found is a part: a file found on
-        // its own makes its row a whole file, whichever came first.
-        tx.execute(
-            "WITH ins AS (
-               INSERT INTO sources (hash, job, path, name, raw_name, clean_name, tags, parent)
-               SELECT hash, job, path, name, raw_name, clean_name, tags::jsonb, parent FROM stage_sources s
-                WHERE NOT s.checked OR EXISTS (SELECT 1 FROM files f WHERE f.hash = s.hash)
-                ORDER BY ord
-               ON CONFLICT (path, hash) DO NOTHING RETURNING hash, parent)
-             UPDATE files SET parent = NULL, part_index = NULL, part_track = NULL, part_channel = NULL
-               FROM (SELECT DISTINCT hash FROM ins WHERE parent IS NULL) w
-              WHERE files.hash = w.hash AND files.parent IS NOT NULL",
-            &[],
-        )
-        .await?;
+        tx.execute(&m.sources, &[]).await?;
     }
     if rejects > 0 {
-        // One row per (path, reason): the last in the group wins, as it would one by one.
-        tx.execute(
-            "INSERT INTO rejects (job, path, reason, detail)
-             SELECT job, path, reason, detail FROM (
-               SELECT DISTINCT ON (path, reason) ord, job, path, reason, detail FROM stage_rejects
-                ORDER BY path, reason, ord DESC) last
-              ORDER BY ord
-             ON CONFLICT (path, reason) DO UPDATE SET job = excluded.job, detail = excluded.detail",
-            &[],
-        )
-        .await?;
+        tx.execute(&m.rejects, &[]).await?;
     }
     if archives > 0 {
-        tx.execute(
-            "INSERT INTO archives (hash, size, job, path, members)
-             SELECT hash, size, job, path, members FROM stage_archives ORDER BY ord ON CONFLICT (hash) DO NOTHING",
-            &[],
-        )
-        .await?;
+        tx.execute(&m.archives, &[]).await?;
     }
     tx.commit().await?;
     Ok(out)

@@ -256,6 +256,18 @@ pub fn tags_json(s: &Source) -> Option<String> {
     (!s.tags.is_empty()).then(|| to_json(&s.tags))
 }
 
+/// What PostgreSQL's `name:` search matches (`sources.name_key`, migration 0003): the name and
+/// the clean name, each ASCII-lowercased (as SQLite's `lower()` and the query language fold), one
+/// newline apart.
+pub fn name_key(s: &Source) -> String {
+    let mut k = String::with_capacity(s.name.len() + s.clean_name.len() + 1);
+    k.push_str(&s.name);
+    k.push('\n');
+    k.push_str(&s.clean_name);
+    k.make_ascii_lowercase();
+    k
+}
+
 /// One write of a group, in commit order. Both stores apply them in this order, so row ids (the
 /// import order `search` lists by) come out the same.
 pub enum Op<'a> {
@@ -300,4 +312,24 @@ pub struct Outcome {
     pub new_files: HashSet<ContentId>,
     /// `Op::Checked` contents the catalog does not hold.
     pub missing: HashSet<ContentId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_key_folds_ascii_only_and_keeps_the_two_names_apart() {
+        let s = Source {
+            job: crate::job::Job::new(1, "import", vec![]),
+            path: "/x/Über KICK.MID".into(),
+            name: "Über KICK.MID".into(),
+            raw_name: None,
+            clean_name: "Über_KICK.mid".into(),
+            tags: Vec::new(),
+            part_of: None,
+        };
+        // As SQLite's lower() and translate() fold: Ü stays, so both stores select alike.
+        assert_eq!(name_key(&s), "Über kick.mid\nÜber_kick.mid");
+    }
 }
