@@ -140,7 +140,7 @@ impl Location {
 pub enum CatalogError {
     #[error("{op} on catalog {path}: {source}")]
     Sqlite { op: &'static str, path: String, source: rusqlite::Error },
-    #[error("{op} on catalog {url}: {source}")]
+    #[error("{op} on catalog {url}: {}", pg_message(source))]
     Postgres { op: &'static str, url: String, source: tokio_postgres::Error },
     #[error("{op}: the catalog returned no row")]
     NoRow { op: &'static str },
@@ -152,4 +152,13 @@ pub enum CatalogError {
     TooNew { path: String, found: i64, known: i64 },
     #[error(transparent)]
     Store(#[from] crate::objects::StoreError),
+}
+
+/// tokio-postgres says only "db error" for an error the server sent; the server's own words
+/// (and its SQLSTATE) are what a user needs to act on.
+fn pg_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }

@@ -84,6 +84,12 @@ pub(crate) fn is_transient(e: &tokio_postgres::Error) -> bool {
     }
 }
 
+/// A transaction the server aborted because of another one (deadlock, serialization failure):
+/// nothing is wrong with the group or the connection, and the same group can simply run again.
+pub(crate) fn is_conflict(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
 /// One connection and the runtime that drives it.
 pub struct PgConn {
     rt: Runtime,
@@ -329,9 +335,19 @@ impl PgWriter {
         mut attempt: impl FnMut(&mut PgWriter) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, CatalogError> {
         let mut wait = Duration::from_secs(1);
+        let mut conflicts = 0u32;
         loop {
             match attempt(self) {
                 Ok(v) => return Ok(v),
+                Err(e) if is_conflict(&e) => {
+                    // The server rolled the group back to break a cycle with another writer
+                    // (two daemons inserting the same contents in different orders); the
+                    // connection is fine. A short wait, growing, lets the other one commit.
+                    conflicts += 1;
+                    tracing::info!("{op}: {e}; retrying the group (attempt {})", conflicts + 1);
+                    let jitter = u64::from(std::process::id() % 7) * 3;
+                    std::thread::sleep(Duration::from_millis((10 * u64::from(conflicts.min(50)) + jitter).min(500)));
+                }
                 Err(e) if is_transient(&e) => {
                     tracing::warn!(
                         "{op} on {}: {e}; the group is kept, reconnecting in {}s",
