@@ -245,6 +245,12 @@ impl DedupeIndex {
         Some(f())
     }
 
+    /// Whether `id`'s fingerprint is among the committed ones: a committed content, or (rarely)
+    /// another content sharing its 46 bits.
+    pub fn maybe_committed(&self, id: &ContentId) -> bool {
+        self.stripe(id).lock().committed.contains(fingerprint(id))
+    }
+
     /// Records a rejected content unless the id already has a state or the cap is reached.
     pub fn mark_rejected(&self, id: ContentId, reason: Reason) {
         use std::sync::atomic::Ordering;

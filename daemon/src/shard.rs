@@ -210,6 +210,8 @@ enum Done {
         res: io::Result<()>,
         /// The object store's collection mark from before the write (`ObjectStore::ensure`).
         mark: u64,
+        /// `Verdict::New`'s `fp_known`, for `split_into_parts`.
+        fp_known: bool,
     },
 }
 
@@ -217,7 +219,9 @@ enum Done {
 enum Verdict {
     Duplicate(ContentId),
     Reject(Reason, String),
-    New(ContentId, Box<Described>),
+    /// `fp_known`: the committed fingerprints already matched the id when it was examined (a
+    /// 46-bit collision with another content, or a committed content whose object is gone).
+    New(ContentId, Box<Described>, bool),
 }
 
 /// An archive unit's bytes: read whole, or left on disk (its size) when over `max_archive_read`.
@@ -396,7 +400,7 @@ impl Shard {
                     }
                 }
             }
-            Done::Wrote { unit, id, file, buf, res, mark } => {
+            Done::Wrote { unit, id, file, buf, res, mark, fp_known } => {
                 let size = buf.len() as u64;
                 let raw_name = raw_file_name(&unit.path);
                 let tags = file.analysis.as_ref().map(|a| a.tags.clone());
@@ -406,7 +410,7 @@ impl Shard {
                     Ok(()) => match shared.index.claim(id) {
                         None => match self.keep_object(&id, buf.as_slice(), mark, shared) {
                             Ok(()) => {
-                                self.split_into_parts(&source, id, &file, buf.as_slice(), shared);
+                                self.split_into_parts(&source, id, &file, buf.as_slice(), shared, fp_known);
                                 self.rows.push(Row::File { id, size, file, source });
                             }
                             Err(detail) => self.rows.push(Row::Reject {
@@ -450,12 +454,12 @@ impl Shard {
                 self.rows.push(Row::Reject { job, path: unit.provenance, reason, detail });
                 None
             }
-            Verdict::New(id, file) => {
+            Verdict::New(id, file, fp_known) => {
                 self.seq += 1;
                 let tmp = shared.objects.temp_path(&id, self.index, self.seq);
                 let dest = shared.objects.path_of(&id);
                 let mark = shared.objects.mark();
-                Some(Box::pin(write_object(unit, id, file, buf, tmp, dest, mark)))
+                Some(Box::pin(write_object(unit, id, file, buf, (tmp, dest), mark, fp_known)))
             }
         }
     }
@@ -475,13 +479,27 @@ impl Shard {
     /// complete without them). Splitting after the claim, not in `describe`, is what makes two
     /// copies of one song in flight together (two shards, or two reads on one) split once: the
     /// copy that loses the claim is a duplicate whose parts already exist.
-    fn split_into_parts(&mut self, source: &Source, id: ContentId, file: &Described, bytes: &[u8], shared: &Shared) {
+    ///
+    /// A claim is also won by a copy examined before another copy's row committed and claimed
+    /// after it (a commit clears the claim, leaving the id in the committed fingerprints; the
+    /// catalog's unique index then makes that row a duplicate). Such a copy is not split: the
+    /// fingerprint matched at the claim but not when it was examined (`fp_known`), so the content
+    /// was committed in between, parts and all.
+    fn split_into_parts(
+        &mut self,
+        source: &Source,
+        id: ContentId,
+        file: &Described,
+        bytes: &[u8],
+        shared: &Shared,
+        fp_known: bool,
+    ) {
         // Only a file the analysis found two or more parts in can split; the others skip the
         // split's own pass over the events.
         let wanted = source.part_of.is_none()
             && shared.tuning.split
             && file.analysis.as_ref().is_some_and(|a| a.parts.len() >= 2);
-        if !wanted {
+        if !wanted || (!fp_known && shared.index.maybe_committed(&id)) {
             return;
         }
         // The split reads hostile bytes too: a panic costs this file its parts, not the shard.
@@ -531,11 +549,11 @@ impl Shard {
                 Verdict::Reject(reason, detail) => {
                     tracing::warn!(part = %path, %reason, "a split part was refused: {detail}");
                 }
-                Verdict::New(id, file) => {
+                Verdict::New(id, file, fp_known) => {
                     let source = source(file.analysis.as_ref().map(|a| a.tags.clone()));
                     // A part is not a file the user gave: without its object it is left out,
                     // logged, and its parent stands.
-                    if let Err(failed) = self.store_sync(id, &part.bytes, file, source, shared) {
+                    if let Err(failed) = self.store_sync(id, &part.bytes, file, source, shared, fp_known) {
                         tracing::warn!(part = %path, "{}", failed.1);
                     }
                 }
@@ -546,7 +564,8 @@ impl Shard {
     /// Dedupe, parse and analyse one content; counts nothing.
     fn describe(&mut self, bytes: &[u8], path: &str, shared: &Shared) -> Verdict {
         let id = content_id(bytes);
-        match shared.index.get(&id) {
+        let known = shared.index.get(&id);
+        match known {
             // A fingerprint match is confirmed by the object store: a committed content's object
             // is named by its full id (two contents sharing 46 bits fall through to a new import).
             Some(Known::Committed) if shared.objects.path_of(&id).exists() => {
@@ -574,7 +593,7 @@ impl Shard {
         }));
         self.arena.reset();
         match parsed {
-            Ok(Ok(file)) => Verdict::New(id, Box::new(file)),
+            Ok(Ok(file)) => Verdict::New(id, Box::new(file), known == Some(Known::Committed)),
             Ok(Err(rej)) => {
                 shared.index.mark_rejected(id, rej.reason);
                 Verdict::Reject(rej.reason, rej.detail)
@@ -667,10 +686,10 @@ impl Shard {
                 self.rows.push(Row::Duplicate { id, source })
             }
             Verdict::Reject(reason, detail) => self.rows.push(Row::Reject { job, path, reason, detail }),
-            Verdict::New(id, file) => {
+            Verdict::New(id, file, fp_known) => {
                 let tags = file.analysis.as_ref().map(|a| a.tags.clone());
                 let source = new_source(job, path, name, raw_name, tags);
-                if let Err(failed) = self.store_sync(id, bytes, file, source, shared) {
+                if let Err(failed) = self.store_sync(id, bytes, file, source, shared, fp_known) {
                     let (source, detail) = *failed;
                     self.rows.push(Row::Reject { job: source.job, path: source.path, reason: Reason::Io, detail });
                 }
@@ -689,6 +708,7 @@ impl Shard {
         file: Box<Described>,
         source: Source,
         shared: &Shared,
+        fp_known: bool,
     ) -> Result<(), Box<(Source, String)>> {
         self.seq += 1;
         let mark = shared.objects.mark();
@@ -698,7 +718,7 @@ impl Shard {
         match shared.index.claim(id) {
             None => match self.keep_object(&id, bytes, mark, shared) {
                 Ok(()) => {
-                    self.split_into_parts(&source, id, &file, bytes, shared);
+                    self.split_into_parts(&source, id, &file, bytes, shared, fp_known);
                     self.rows.push(Row::File { id, size: bytes.len() as u64, file, source });
                 }
                 Err(detail) => return Err(Box::new((source, detail))),
@@ -885,16 +905,17 @@ fn new_source(
 }
 
 /// Writes a new object. Durability comes from the writer's `syncfs` before the row commits (see
-/// `objects.rs`).
+/// `objects.rs`). `paths`: the temp path (for filesystems without O_TMPFILE) and the object's.
 async fn write_object(
     unit: Unit,
     id: ContentId,
     file: Box<Described>,
     buf: AlignedBuf,
-    tmp: PathBuf,
-    dest: PathBuf,
+    paths: (PathBuf, PathBuf),
     mark: u64,
+    fp_known: bool,
 ) -> Done {
+    let (tmp, dest) = paths;
     let (buf, res) = match dest.parent() {
         Some(dir) => match write_unnamed_and_link(buf, dir, &dest).await {
             (buf, Err(e)) if tmpfile_unsupported(&e) => write_tmp_and_rename(buf, &tmp, &dest).await,
@@ -902,7 +923,7 @@ async fn write_object(
         },
         None => (buf, Err(io::Error::from(io::ErrorKind::InvalidInput))),
     };
-    Done::Wrote { unit, id, file, buf, res, mark }
+    Done::Wrote { unit, id, file, buf, res, mark, fp_known }
 }
 
 /// O_TMPFILE: an unnamed inode in the object's own fan-out directory, linked into place once
