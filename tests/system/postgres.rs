@@ -470,3 +470,80 @@ fn two_writers_merging_the_same_rows_in_opposite_orders_both_commit() {
     assert_eq!(schema.count("SELECT 1 FROM files"), ROUNDS * ROWS);
     assert_eq!(schema.count("SELECT 1 FROM sources"), ROUNDS * ROWS);
 }
+
+/// The writer COPYs a group of new rows straight into the catalog's tables and falls back to the
+/// merge when a row is there already. A replayed group must change nothing, a content first
+/// catalogued as a part must become a whole file when found whole (on either path), and the
+/// tags must arrive as the merge writes them.
+#[test]
+fn a_replayed_group_changes_nothing_and_a_part_found_whole_stops_being_a_part() {
+    use midid::catalog::postgres::PgWriter;
+    use midid::catalog::row::Op;
+    use midid::catalog::{Described, PartOf, Source};
+
+    let Some(schema) = Schema::new("direct") else { return };
+    PgConn::connect(&schema.url).unwrap().migrate().unwrap();
+    let arena = bumpalo::Bump::new();
+    let limits = midid::midi::MidiLimits::default();
+    let bytes = midid::gen::midi_bytes(1, 5);
+    let facts = midid::midi::parse(&bytes, &limits, &arena).unwrap();
+    let described = Described { facts, analysis: None };
+    let job = midid::job::Job::new(1, "import", vec![]);
+    let ids: Vec<[u8; 16]> = (0..6u128).map(|i| (i * 0x9E37_79B9_7F4A_7C15 + 3).to_le_bytes()).collect();
+    let source = |path: &str, part_of: Option<PartOf>| Source {
+        job: std::sync::Arc::clone(&job),
+        path: path.to_string(),
+        name: path.rsplit('/').next().unwrap_or(path).to_string(),
+        raw_name: Some(b"raw\xff".to_vec().into()),
+        clean_name: "clean.mid".into(),
+        tags: vec!["trap".into(), "bass".into()],
+        part_of,
+    };
+    let part = |n: u16| Some(PartOf { parent: ids[0], index: n, track: n, channel: None });
+    let sources: Vec<Source> =
+        (0..6).map(|i| source(&format!("/d/{i}.mid"), if i == 2 || i == 3 { part(i as u16) } else { None })).collect();
+    let group: Vec<Op<'_>> =
+        (0..4).map(|i| Op::File { id: &ids[i], size: 1, file: &described, source: &sources[i] }).collect();
+    let catalog = || {
+        (
+            schema.set("SELECT encode(hash, 'hex') || ' ' || coalesce(encode(parent, 'hex'), '-') FROM files"),
+            schema.set(
+                "SELECT path || ' ' || encode(hash, 'hex') || ' ' || tags::text || ' ' || encode(raw_name, 'hex')
+                   || ' ' || name_key || ' ' || coalesce(encode(parent, 'hex'), '-') FROM sources",
+            ),
+        )
+    };
+
+    // Into an empty catalog (the direct path), then the same group again (the fallback).
+    let mut w = PgWriter::new(PgConn::connect(&schema.url).unwrap(), "direct".into());
+    assert_eq!(w.write_group(&group).unwrap().new_files.len(), 4);
+    let first = catalog();
+    assert_eq!(first.0.len(), 4);
+    assert!(first.1.iter().all(|s| s.contains(r#"["trap", "bass"]"#) && s.contains(" 726177ff ")), "{first:?}");
+    assert!(w.write_group(&group).unwrap().new_files.is_empty(), "a replayed group inserts no file");
+    assert_eq!(catalog(), first, "a replayed group changes nothing");
+    let mut fresh = PgWriter::new(PgConn::connect(&schema.url).unwrap(), "fresh".into());
+    assert!(fresh.write_group(&group).unwrap().new_files.is_empty(), "a new writer's first group falls back");
+    assert_eq!(catalog(), first);
+
+    // Part 2 found whole on the direct path (a writer whose last group met nothing), part 3 on
+    // the merge path (the writer above, whose last group met rows already there).
+    let whole2 = source("/e/two.mid", None);
+    let whole3 = source("/e/three.mid", None);
+    let mut direct = PgWriter::new(PgConn::connect(&schema.url).unwrap(), "again".into());
+    direct
+        .write_group(&[
+            Op::File { id: &ids[4], size: 1, file: &described, source: &sources[4] },
+            Op::Source { id: &ids[2], source: &whole2 },
+        ])
+        .unwrap();
+    w.write_group(&[
+        Op::File { id: &ids[5], size: 1, file: &described, source: &sources[5] },
+        Op::Source { id: &ids[3], source: &whole3 },
+    ])
+    .unwrap();
+    let parents = schema.set("SELECT encode(hash, 'hex') FROM files WHERE parent IS NOT NULL");
+    assert!(parents.is_empty(), "contents found whole are parts no more: {parents:?}");
+    assert_eq!(schema.count("SELECT 1 FROM files"), 6);
+    assert_eq!(schema.count("SELECT 1 FROM sources"), 8);
+}

@@ -1,11 +1,14 @@
 //! The PostgreSQL catalog: the same logical schema as the embedded store (`migrations/postgres/`),
 //! written by the one writer thread with COPY BINARY.
 //!
-//! A group of batches is copied into session-local staging tables (`ON COMMIT DELETE ROWS`) and
-//! merged into the real tables with `INSERT ... ON CONFLICT DO NOTHING`, in one transaction: a
-//! group is all-or-nothing, and replaying it changes nothing. That is also what makes several
-//! daemons on one catalog safe: two that import the same content both try to insert its row,
-//! the unique hash keeps one, and the other learns it was not new from the merge's `RETURNING`.
+//! A group of batches is written in one transaction: a group is all-or-nothing, and replaying it
+//! changes nothing. Its files and sources are COPYed straight into the tables inside a savepoint
+//! (`copy_direct`: what a group of new contents needs, and most groups are that). A row already
+//! there (a replay, another daemon) fails that COPY on a unique index; the writer rolls back to
+//! the savepoint and merges: COPY into session-local staging tables (`ON COMMIT DELETE ROWS`),
+//! then `INSERT ... ON CONFLICT DO NOTHING`. That is also what makes several daemons on one
+//! catalog safe: two that import the same content both try to insert its row, the unique hash
+//! keeps one, and the other learns it was not new from the merge's `RETURNING`.
 //!
 //! The client is tokio-postgres on a current-thread runtime owned by the thread that uses it (the
 //! writer, or a reader); nothing else runs on it, so the shards' io_uring loops never share an
@@ -236,6 +239,8 @@ struct Merge {
     sources: Statement,
     rejects: Statement,
     archives: Statement,
+    /// The direct path's part of `MERGE_SOURCES`: contents found as a whole file stop being parts.
+    whole: Statement,
 }
 
 /// The merge of staged rows into the catalog. Rows go in in the group's order (ids are the
@@ -308,6 +313,12 @@ async fn staging(client: &Client) -> Result<Staging, tokio_postgres::Error> {
         sources: client.prepare(MERGE_SOURCES).await?,
         rejects: client.prepare(MERGE_REJECTS).await?,
         archives: client.prepare(MERGE_ARCHIVES).await?,
+        whole: client
+            .prepare(
+                "UPDATE files SET parent = NULL, part_index = NULL, part_track = NULL, part_channel = NULL
+                  WHERE hash = ANY($1::bytea[]) AND parent IS NOT NULL",
+            )
+            .await?,
     };
     let mut it = types.into_iter();
     let mut next = || it.next().unwrap_or_default();
@@ -320,11 +331,16 @@ pub struct PgWriter {
     staging: Option<Staging>,
     /// Host and data dir: whose jobs these are (`fail_orphaned_jobs`).
     owner: String,
+    /// Whether the next group tries the direct path (`copy_direct`): true until a group meets
+    /// rows already there (a replay, another daemon importing the same contents), then again
+    /// once a merged group inserted all its files.
+    direct: bool,
+    direct_allowed: bool,
 }
 
 impl PgWriter {
     pub fn new(conn: PgConn, owner: String) -> PgWriter {
-        PgWriter { conn, staging: None, owner }
+        PgWriter { conn, staging: None, owner, direct: true, direct_allowed: true }
     }
 
     /// Runs `attempt` until it succeeds or fails for a reason a retry cannot fix; a lost
@@ -366,6 +382,13 @@ impl PgWriter {
         }
     }
 
+    /// Whether groups try the direct path first (the default); off, every group is merged. The
+    /// benchmark measures both.
+    pub fn set_direct(&mut self, on: bool) {
+        self.direct = on;
+        self.direct_allowed = on;
+    }
+
     pub fn write_group(&mut self, ops: &[Op<'_>]) -> Result<Outcome, CatalogError> {
         self.retrying("committing a batch", |w| {
             // Per session: a reconnect (which clears it) needs the temp tables made again.
@@ -373,9 +396,11 @@ impl PgWriter {
                 Some(st) => st,
                 None => w.conn.rt.block_on(staging(&w.conn.client))?,
             };
-            let result = w.conn.rt.block_on(write_group(&mut w.conn.client, &st, ops));
+            let result = w.conn.rt.block_on(write_group(&mut w.conn.client, &st, ops, w.direct));
             w.staging = Some(st);
-            result
+            let (out, met) = result?;
+            w.direct = w.direct_allowed && !met;
+            Ok(out)
         })
     }
 
@@ -561,6 +586,28 @@ struct Copied {
     checked: bool,
 }
 
+impl Copied {
+    fn count(ops: &[Op<'_>]) -> Copied {
+        let mut c = Copied { files: 0, sources: 0, rejects: 0, archives: 0, checked: false };
+        for op in ops {
+            match op {
+                Op::File { .. } => {
+                    c.files += 1;
+                    c.sources += 1;
+                }
+                Op::Source { .. } => c.sources += 1,
+                Op::Checked { .. } => {
+                    c.sources += 1;
+                    c.checked = true;
+                }
+                Op::Reject { .. } => c.rejects += 1,
+                Op::Archive { .. } => c.archives += 1,
+            }
+        }
+        c
+    }
+}
+
 /// COPY BINARY of a group's rows into `{prefix}_files`, `_sources`, `_rejects`, `_archives`
 /// (the staging tables; the benchmark's unindexed tables for its ceiling), each row with its
 /// position in the group (`ord`).
@@ -570,38 +617,11 @@ async fn copy_ops(
     ops: &[Op<'_>],
     prefix: &str,
 ) -> Result<Copied, tokio_postgres::Error> {
-    let mut c = Copied { files: 0, sources: 0, rejects: 0, archives: 0, checked: false };
-    for op in ops {
-        match op {
-            Op::File { .. } => {
-                c.files += 1;
-                c.sources += 1;
-            }
-            Op::Source { .. } => c.sources += 1,
-            Op::Checked { .. } => {
-                c.sources += 1;
-                c.checked = true;
-            }
-            Op::Reject { .. } => c.rejects += 1,
-            Op::Archive { .. } => c.archives += 1,
-        }
+    let c = Copied::count(ops);
+    if c.files > 0 {
+        copy_files(tx, &st.files, ops, &format!("{prefix}_files"), true).await?;
     }
-    let (files, sources, rejects, archives) = (c.files, c.sources, c.rejects, c.archives);
-    if files > 0 {
-        let sink = tx.copy_in(&format!("COPY {prefix}_files FROM STDIN (FORMAT binary)")).await?;
-        let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.files));
-        for (ord, op) in ops.iter().enumerate() {
-            if let Op::File { id, size, file, source } = op {
-                let r = FileRow::of(id, *size, file, source.job.id, source.part_of.as_ref());
-                let ord = ord as i32;
-                let mut values: [&(dyn ToSql + Sync); FileRow::COUNT + 1] = [&ord; FileRow::COUNT + 1];
-                values[1..].copy_from_slice(&r.pg_values());
-                w.as_mut().write(&values).await?;
-            }
-        }
-        w.finish().await?;
-    }
-    if sources > 0 {
+    if c.sources > 0 {
         let sink = tx.copy_in(&format!("COPY {prefix}_sources FROM STDIN (FORMAT binary)")).await?;
         let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.sources));
         for (ord, op) in ops.iter().enumerate() {
@@ -633,7 +653,50 @@ async fn copy_ops(
         }
         w.finish().await?;
     }
-    if rejects > 0 {
+    copy_rest(tx, st, ops, prefix, &c).await?;
+    Ok(c)
+}
+
+/// The group's `files` rows into `table`: a staging table (with `ord` first) or, on the direct
+/// path, `files` itself (rows in group order, which is the order ids are drawn in).
+async fn copy_files(
+    tx: &tokio_postgres::Transaction<'_>,
+    types: &[Type],
+    ops: &[Op<'_>],
+    table: &str,
+    with_ord: bool,
+) -> Result<(), tokio_postgres::Error> {
+    let (sql, types) = if with_ord {
+        (format!("COPY {table} FROM STDIN (FORMAT binary)"), types)
+    } else {
+        (format!("COPY {table} ({}) FROM STDIN (FORMAT binary)", FileRow::COLUMNS), types.get(1..).unwrap_or_default())
+    };
+    let sink = tx.copy_in(&sql).await?;
+    let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
+    for (ord, op) in ops.iter().enumerate() {
+        if let Op::File { id, size, file, source } = op {
+            let r = FileRow::of(id, *size, file, source.job.id, source.part_of.as_ref());
+            let ord = ord as i32;
+            let mut values: [&(dyn ToSql + Sync); FileRow::COUNT + 1] = [&ord; FileRow::COUNT + 1];
+            values[1..].copy_from_slice(&r.pg_values());
+            let values = if with_ord { &values[..] } else { &values[1..] };
+            w.as_mut().write(values).await?;
+        }
+    }
+    w.finish().await?;
+    Ok(())
+}
+
+/// Rejects and archives into their staging tables (both paths merge them: a reject replaces an
+/// older one of the same path and reason, which COPY cannot do).
+async fn copy_rest(
+    tx: &tokio_postgres::Transaction<'_>,
+    st: &Staging,
+    ops: &[Op<'_>],
+    prefix: &str,
+    c: &Copied,
+) -> Result<(), tokio_postgres::Error> {
+    if c.rejects > 0 {
         let sink = tx.copy_in(&format!("COPY {prefix}_rejects FROM STDIN (FORMAT binary)")).await?;
         let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.rejects));
         for (ord, op) in ops.iter().enumerate() {
@@ -644,7 +707,7 @@ async fn copy_ops(
         }
         w.finish().await?;
     }
-    if archives > 0 {
+    if c.archives > 0 {
         let sink = tx.copy_in(&format!("COPY {prefix}_archives FROM STDIN (FORMAT binary)")).await?;
         let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.archives));
         for (ord, op) in ops.iter().enumerate() {
@@ -655,15 +718,166 @@ async fn copy_ops(
         }
         w.finish().await?;
     }
-
-    Ok(c)
+    Ok(())
 }
 
-/// One group: COPY each kind of row into its staging table, then merge, in one transaction.
-async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Result<Outcome, tokio_postgres::Error> {
-    let tx = client.transaction().await?;
+/// A JSON text sent as `jsonb` in binary COPY: the format's version byte, then the text.
+#[derive(Debug)]
+struct Jsonb<'a>(&'a str);
+
+impl ToSql for Jsonb<'_> {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&[1]);
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// The direct path: a group's files and sources COPYed straight into `files` and `sources`,
+/// which is what a group of new contents needs (no staging table written and read again, no
+/// anti-join). It only runs inside a savepoint: a row already there (a replayed group, another
+/// daemon's row) fails the COPY with a unique violation, and the caller rolls back to the
+/// savepoint and merges instead, so the outcome is the merge's either way.
+async fn copy_direct(
+    tx: &tokio_postgres::Transaction<'_>,
+    st: &Staging,
+    ops: &[Op<'_>],
+    c: &Copied,
+) -> Result<Outcome, tokio_postgres::Error> {
     let mut out = Outcome::default();
-    let Copied { files, sources, rejects, archives, checked } = copy_ops(&tx, st, ops, "stage").await?;
+    if c.files > 0 {
+        copy_files(tx, &st.files, ops, "files", false).await?;
+        out.new_files.extend(ops.iter().filter_map(|op| match op {
+            Op::File { id, .. } => Some(**id),
+            _ => None,
+        }));
+    }
+    if c.sources > 0 {
+        let sink = tx
+            .copy_in(
+                "COPY sources (hash, job, path, name, raw_name, clean_name, name_key, tags, parent)
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+        // The columns' types (migrations/postgres), in the order listed above.
+        let types = [
+            Type::BYTEA,
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::BYTEA,
+            Type::TEXT,
+            Type::TEXT,
+            Type::JSONB,
+            Type::BYTEA,
+        ];
+        let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+        // Contents found here as a whole file, not a part: a row split from another file
+        // becomes a whole file (as the merge's update does).
+        let mut whole: Vec<&[u8]> = Vec::new();
+        for op in ops {
+            let (id, s) = match op {
+                Op::File { id, source, .. } | Op::Source { id, source } => (id, source),
+                Op::Checked { .. } | Op::Reject { .. } | Op::Archive { .. } => continue,
+            };
+            if matches!(op, Op::Source { .. }) && s.part_of.is_none() {
+                whole.push(&id[..]);
+            }
+            let job = s.job.id as i64;
+            let tags = tags_json(s);
+            let tags = tags.as_deref().map(Jsonb);
+            let name_key = name_key(s);
+            let parent = s.part_of.as_ref().map(|p| &p.parent[..]);
+            w.as_mut()
+                .write(&[
+                    &&id[..],
+                    &job,
+                    &s.path,
+                    &s.name,
+                    &s.raw_name.as_deref(),
+                    &s.clean_name,
+                    &name_key,
+                    &tags,
+                    &parent,
+                ])
+                .await?;
+        }
+        w.finish().await?;
+        if !whole.is_empty() {
+            tx.execute(&st.merge.whole, &[&whole]).await?;
+        }
+    }
+    Ok(out)
+}
+
+/// One group in one transaction. Directly (`copy_direct`) when `direct` and no row waits on a
+/// check; else, or when the direct COPY meets a row already there, COPY each kind of row into
+/// its staging table and merge. The second value: whether the group met rows already there
+/// (which the caller takes as a sign the next group will too).
+async fn write_group(
+    client: &mut Client,
+    st: &Staging,
+    ops: &[Op<'_>],
+    direct: bool,
+) -> Result<(Outcome, bool), tokio_postgres::Error> {
+    let mut tx = client.transaction().await?;
+    let c = Copied::count(ops);
+    if direct && !c.checked {
+        let sp = tx.savepoint("direct").await?;
+        match copy_direct(&sp, st, ops, &c).await {
+            Ok(out) => {
+                sp.commit().await?;
+                merge_rest(&tx, st, ops, &c).await?;
+                tx.commit().await?;
+                return Ok((out, false));
+            }
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => sp.rollback().await?,
+            Err(e) => return Err(e),
+        }
+        let (out, _) = merge_group(&tx, st, ops).await?;
+        tx.commit().await?;
+        return Ok((out, true));
+    }
+    let (out, met) = merge_group(&tx, st, ops).await?;
+    tx.commit().await?;
+    Ok((out, met))
+}
+
+async fn merge_rest(
+    tx: &tokio_postgres::Transaction<'_>,
+    st: &Staging,
+    ops: &[Op<'_>],
+    c: &Copied,
+) -> Result<(), tokio_postgres::Error> {
+    copy_rest(tx, st, ops, "stage", c).await?;
+    if c.rejects > 0 {
+        tx.execute(&st.merge.rejects, &[]).await?;
+    }
+    if c.archives > 0 {
+        tx.execute(&st.merge.archives, &[]).await?;
+    }
+    Ok(())
+}
+
+/// COPY each kind of row into its staging table, then merge. The second value: whether a file
+/// row was there already.
+async fn merge_group(
+    tx: &tokio_postgres::Transaction<'_>,
+    st: &Staging,
+    ops: &[Op<'_>],
+) -> Result<(Outcome, bool), tokio_postgres::Error> {
+    let mut out = Outcome::default();
+    let Copied { files, sources, rejects, archives, checked } = copy_ops(tx, st, ops, "stage").await?;
 
     let m = &st.merge;
     if files > 0 {
@@ -693,8 +907,8 @@ async fn write_group(client: &mut Client, st: &Staging, ops: &[Op<'_>]) -> Resul
     if archives > 0 {
         tx.execute(&m.archives, &[]).await?;
     }
-    tx.commit().await?;
-    Ok(out)
+    let met = out.new_files.len() < files;
+    Ok((out, met))
 }
 
 #[cfg(test)]
