@@ -414,6 +414,13 @@ fn the_writer_and_the_readers_reconnect_when_the_server_drops_them_mid_import() 
 /// writer's group failed and took its job with it. It must run the group again instead.
 #[test]
 fn two_writers_merging_the_same_rows_in_opposite_orders_both_commit() {
+    // Merging every group (the fallback's race), and the direct path racing the other writer.
+    for direct in [false, true] {
+        opposite_orders(direct);
+    }
+}
+
+fn opposite_orders(direct: bool) {
     use midid::catalog::postgres::PgWriter;
     use midid::catalog::row::Op;
     use midid::catalog::{Described, Source};
@@ -449,6 +456,7 @@ fn two_writers_merging_the_same_rows_in_opposite_orders_both_commit() {
                 (&ids, &sources, &described, &barrier, &failed, &schema.url);
             scope.spawn(move || {
                 let mut w = PgWriter::new(PgConn::connect(url).unwrap(), format!("writer-{reversed}"));
+                w.set_direct(direct);
                 for round in 0..ROUNDS {
                     let mut ops: Vec<Op<'_>> = (round * ROWS..(round + 1) * ROWS)
                         .map(|i| Op::File { id: &ids[i], size: 1, file: described, source: &sources[i] })
@@ -517,14 +525,32 @@ fn a_replayed_group_changes_nothing_and_a_part_found_whole_stops_being_a_part() 
     // Into an empty catalog (the direct path), then the same group again (the fallback).
     let mut w = PgWriter::new(PgConn::connect(&schema.url).unwrap(), "direct".into());
     assert_eq!(w.write_group(&group).unwrap().new_files.len(), 4);
+    assert_eq!(w.direct_groups(), 1, "new rows go in directly");
     let first = catalog();
     assert_eq!(first.0.len(), 4);
     assert!(first.1.iter().all(|s| s.contains(r#"["trap", "bass"]"#) && s.contains(" 726177ff ")), "{first:?}");
     assert!(w.write_group(&group).unwrap().new_files.is_empty(), "a replayed group inserts no file");
+    assert_eq!(w.direct_groups(), 1, "a replayed group is merged");
     assert_eq!(catalog(), first, "a replayed group changes nothing");
     let mut fresh = PgWriter::new(PgConn::connect(&schema.url).unwrap(), "fresh".into());
     assert!(fresh.write_group(&group).unwrap().new_files.is_empty(), "a new writer's first group falls back");
+    assert_eq!(fresh.direct_groups(), 0);
     assert_eq!(catalog(), first);
+
+    // The same rows merged from the start, into a schema of their own, come out the same.
+    let Some(merged) = Schema::new("merged") else { return };
+    PgConn::connect(&merged.url).unwrap().migrate().unwrap();
+    let mut m = PgWriter::new(PgConn::connect(&merged.url).unwrap(), "merged".into());
+    m.set_direct(false);
+    m.write_group(&group).unwrap();
+    assert_eq!(m.direct_groups(), 0);
+    let ordered = "SELECT string_agg(path || ' ' || encode(hash, 'hex') || ' ' || tags::text || ' '
+        || encode(raw_name, 'hex') || ' ' || name_key || ' ' || coalesce(encode(parent, 'hex'), '-'), ',' ORDER BY id)
+        FROM sources";
+    assert_eq!(merged.set(ordered), schema.set(ordered), "the direct path writes what the merge writes, in its order");
+    let files = "SELECT string_agg(encode(hash, 'hex') || ' ' || coalesce(encode(parent, 'hex'), '-') || ' '
+        || coalesce(part_index::text, '-'), ',' ORDER BY id) FROM files";
+    assert_eq!(merged.set(files), schema.set(files));
 
     // Part 2 found whole on the direct path (a writer whose last group met nothing), part 3 on
     // the merge path (the writer above, whose last group met rows already there).
@@ -537,11 +563,13 @@ fn a_replayed_group_changes_nothing_and_a_part_found_whole_stops_being_a_part() 
             Op::Source { id: &ids[2], source: &whole2 },
         ])
         .unwrap();
+    assert_eq!(direct.direct_groups(), 1);
     w.write_group(&[
         Op::File { id: &ids[5], size: 1, file: &described, source: &sources[5] },
         Op::Source { id: &ids[3], source: &whole3 },
     ])
     .unwrap();
+    assert_eq!(w.direct_groups(), 1, "after a replay the writer merges");
     let parents = schema.set("SELECT encode(hash, 'hex') FROM files WHERE parent IS NOT NULL");
     assert!(parents.is_empty(), "contents found whole are parts no more: {parents:?}");
     assert_eq!(schema.count("SELECT 1 FROM files"), 6);

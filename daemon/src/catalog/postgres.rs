@@ -336,11 +336,13 @@ pub struct PgWriter {
     /// once a merged group inserted all its files.
     direct: bool,
     direct_allowed: bool,
+    /// Groups written by the direct path, for tests to see which path ran.
+    direct_groups: u64,
 }
 
 impl PgWriter {
     pub fn new(conn: PgConn, owner: String) -> PgWriter {
-        PgWriter { conn, staging: None, owner, direct: true, direct_allowed: true }
+        PgWriter { conn, staging: None, owner, direct: true, direct_allowed: true, direct_groups: 0 }
     }
 
     /// Runs `attempt` until it succeeds or fails for a reason a retry cannot fix; a lost
@@ -389,6 +391,11 @@ impl PgWriter {
         self.direct_allowed = on;
     }
 
+    /// How many groups went in by the direct path (the others were merged).
+    pub fn direct_groups(&self) -> u64 {
+        self.direct_groups
+    }
+
     pub fn write_group(&mut self, ops: &[Op<'_>]) -> Result<Outcome, CatalogError> {
         self.retrying("committing a batch", |w| {
             // Per session: a reconnect (which clears it) needs the temp tables made again.
@@ -398,8 +405,9 @@ impl PgWriter {
             };
             let result = w.conn.rt.block_on(write_group(&mut w.conn.client, &st, ops, w.direct));
             w.staging = Some(st);
-            let (out, met) = result?;
-            w.direct = w.direct_allowed && !met;
+            let (out, went) = result?;
+            w.direct = w.direct_allowed && went != Went::Met;
+            w.direct_groups += u64::from(went == Went::Direct);
             Ok(out)
         })
     }
@@ -769,18 +777,12 @@ async fn copy_direct(
                  FROM STDIN (FORMAT binary)",
             )
             .await?;
-        // The columns' types (migrations/postgres), in the order listed above.
-        let types = [
-            Type::BYTEA,
-            Type::INT8,
-            Type::TEXT,
-            Type::TEXT,
-            Type::BYTEA,
-            Type::TEXT,
-            Type::TEXT,
-            Type::JSONB,
-            Type::BYTEA,
-        ];
+        // The staging table's types (read from the server, so the encoder and the table cannot
+        // disagree) but for `ord`, `checked` and `tags`, which staging keeps as text.
+        let mut types: Vec<Type> = st.sources.get(1..10).map(<[Type]>::to_vec).unwrap_or_default();
+        if let Some(tags) = types.get_mut(7) {
+            *tags = Type::JSONB;
+        }
         let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
         // Contents found here as a whole file, not a part: a row split from another file
         // becomes a whole file (as the merge's update does).
@@ -820,16 +822,26 @@ async fn copy_direct(
     Ok(out)
 }
 
+/// How a group went in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Went {
+    Direct,
+    /// Merged, every file row new.
+    Merged,
+    /// Merged, and it met rows already there (the caller takes it as a sign the next group
+    /// will too).
+    Met,
+}
+
 /// One group in one transaction. Directly (`copy_direct`) when `direct` and no row waits on a
 /// check; else, or when the direct COPY meets a row already there, COPY each kind of row into
-/// its staging table and merge. The second value: whether the group met rows already there
-/// (which the caller takes as a sign the next group will too).
+/// its staging table and merge.
 async fn write_group(
     client: &mut Client,
     st: &Staging,
     ops: &[Op<'_>],
     direct: bool,
-) -> Result<(Outcome, bool), tokio_postgres::Error> {
+) -> Result<(Outcome, Went), tokio_postgres::Error> {
     let mut tx = client.transaction().await?;
     let c = Copied::count(ops);
     if direct && !c.checked {
@@ -839,18 +851,18 @@ async fn write_group(
                 sp.commit().await?;
                 merge_rest(&tx, st, ops, &c).await?;
                 tx.commit().await?;
-                return Ok((out, false));
+                return Ok((out, Went::Direct));
             }
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => sp.rollback().await?,
             Err(e) => return Err(e),
         }
         let (out, _) = merge_group(&tx, st, ops).await?;
         tx.commit().await?;
-        return Ok((out, true));
+        return Ok((out, Went::Met));
     }
     let (out, met) = merge_group(&tx, st, ops).await?;
     tx.commit().await?;
-    Ok((out, met))
+    Ok((out, if met { Went::Met } else { Went::Merged }))
 }
 
 async fn merge_rest(
