@@ -423,16 +423,11 @@ fn two_writers_merging_the_same_rows_in_opposite_orders_both_commit() {
 fn opposite_orders(direct: bool) {
     use midid::catalog::postgres::PgWriter;
     use midid::catalog::row::Op;
-    use midid::catalog::{Described, Source};
+    use midid::catalog::Source;
 
     let Some(schema) = Schema::new("deadlock") else { return };
     PgConn::connect(&schema.url).unwrap().migrate().unwrap();
-    let arena = bumpalo::Bump::new();
-    let limits = midid::midi::MidiLimits::default();
-    let bytes = midid::gen::midi_bytes(1, 5);
-    let facts = midid::midi::parse(&bytes, &limits, &arena).unwrap();
-    let described = Described { facts, analysis: None };
-    let job = midid::job::Job::new(1, "import", vec![]);
+    let (described, job) = writer_fixture();
     const ROUNDS: usize = 4;
     const ROWS: usize = 3000;
     let ids: Vec<[u8; 16]> =
@@ -487,16 +482,11 @@ fn opposite_orders(direct: bool) {
 fn a_replayed_group_changes_nothing_and_a_part_found_whole_stops_being_a_part() {
     use midid::catalog::postgres::PgWriter;
     use midid::catalog::row::Op;
-    use midid::catalog::{Described, PartOf, Source};
+    use midid::catalog::{PartOf, Source};
 
     let Some(schema) = Schema::new("direct") else { return };
     PgConn::connect(&schema.url).unwrap().migrate().unwrap();
-    let arena = bumpalo::Bump::new();
-    let limits = midid::midi::MidiLimits::default();
-    let bytes = midid::gen::midi_bytes(1, 5);
-    let facts = midid::midi::parse(&bytes, &limits, &arena).unwrap();
-    let described = Described { facts, analysis: None };
-    let job = midid::job::Job::new(1, "import", vec![]);
+    let (described, job) = writer_fixture();
     let ids: Vec<[u8; 16]> = (0..6u128).map(|i| (i * 0x9E37_79B9_7F4A_7C15 + 3).to_le_bytes()).collect();
     let source = |path: &str, part_of: Option<PartOf>| Source {
         job: std::sync::Arc::clone(&job),
@@ -574,4 +564,12 @@ fn a_replayed_group_changes_nothing_and_a_part_found_whole_stops_being_a_part() 
     assert!(parents.is_empty(), "contents found whole are parts no more: {parents:?}");
     assert_eq!(schema.count("SELECT 1 FROM files"), 6);
     assert_eq!(schema.count("SELECT 1 FROM sources"), 8);
+}
+
+/// What the writer tests' rows describe (one generated file, no analysis) and the job they are in.
+fn writer_fixture() -> (midid::catalog::Described, std::sync::Arc<midid::job::Job>) {
+    let arena = bumpalo::Bump::new();
+    let bytes = midid::gen::midi_bytes(1, 5);
+    let facts = midid::midi::parse(&bytes, &midid::midi::MidiLimits::default(), &arena).unwrap();
+    (midid::catalog::Described { facts, analysis: None }, midid::job::Job::new(1, "import", vec![]))
 }

@@ -630,36 +630,7 @@ async fn copy_ops(
         copy_files(tx, &st.files, ops, &format!("{prefix}_files"), true).await?;
     }
     if c.sources > 0 {
-        let sink = tx.copy_in(&format!("COPY {prefix}_sources FROM STDIN (FORMAT binary)")).await?;
-        let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &st.sources));
-        for (ord, op) in ops.iter().enumerate() {
-            let (id, s, checked) = match op {
-                Op::File { id, source, .. } | Op::Source { id, source } => (id, source, false),
-                Op::Checked { id, source } => (id, source, true),
-                Op::Reject { .. } | Op::Archive { .. } => continue,
-            };
-            let ord = ord as i32;
-            let job = s.job.id as i64;
-            let tags = tags_json(s);
-            let name_key = name_key(s);
-            let parent = s.part_of.as_ref().map(|p| &p.parent[..]);
-            w.as_mut()
-                .write(&[
-                    &ord,
-                    &&id[..],
-                    &job,
-                    &s.path,
-                    &s.name,
-                    &s.raw_name.as_deref(),
-                    &s.clean_name,
-                    &name_key,
-                    &tags,
-                    &parent,
-                    &checked,
-                ])
-                .await?;
-        }
-        w.finish().await?;
+        copy_sources(tx, &st.sources, ops, &format!("{prefix}_sources"), true).await?;
     }
     copy_rest(tx, st, ops, prefix, &c).await?;
     Ok(c)
@@ -693,6 +664,65 @@ async fn copy_files(
     }
     w.finish().await?;
     Ok(())
+}
+
+/// The group's sources into `table`: a staging table (`staged`: `ord` first, `tags` as text,
+/// `checked` last, every source) or, on the direct path, `sources` itself (no `Op::Checked`
+/// reaches it). `types` are the staging table's, read from the server, so the encoder and the
+/// tables cannot disagree. Returns the contents found whole (`Op::Source` without a parent),
+/// whose rows stop being parts (as the merge's update does).
+async fn copy_sources<'o>(
+    tx: &tokio_postgres::Transaction<'_>,
+    types: &[Type],
+    ops: &'o [Op<'_>],
+    table: &str,
+    staged: bool,
+) -> Result<Vec<&'o [u8]>, tokio_postgres::Error> {
+    const COLUMNS: &str = "hash, job, path, name, raw_name, clean_name, name_key, tags, parent";
+    let (sql, types) = if staged {
+        (format!("COPY {table} FROM STDIN (FORMAT binary)"), types.to_vec())
+    } else {
+        let mut direct: Vec<Type> = types.get(1..10).map(<[Type]>::to_vec).unwrap_or_default();
+        if let Some(tags) = direct.get_mut(7) {
+            *tags = Type::JSONB;
+        }
+        (format!("COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)"), direct)
+    };
+    let sink = tx.copy_in(&sql).await?;
+    let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    let mut whole = Vec::new();
+    for (ord, op) in ops.iter().enumerate() {
+        let (id, s, checked) = match op {
+            Op::File { id, source, .. } | Op::Source { id, source } => (id, source, false),
+            Op::Checked { id, source } => (id, source, true),
+            Op::Reject { .. } | Op::Archive { .. } => continue,
+        };
+        if matches!(op, Op::Source { .. }) && s.part_of.is_none() {
+            whole.push(&id[..]);
+        }
+        let ord = ord as i32;
+        let job = s.job.id as i64;
+        let tags = tags_json(s);
+        let jsonb = tags.as_deref().map(Jsonb);
+        let name_key = name_key(s);
+        let parent = s.part_of.as_ref().map(|p| &p.parent[..]);
+        let row: [&(dyn ToSql + Sync); 11] = [
+            &ord,
+            &&id[..],
+            &job,
+            &s.path,
+            &s.name,
+            &s.raw_name.as_deref(),
+            &s.clean_name,
+            &name_key,
+            if staged { &tags } else { &jsonb },
+            &parent,
+            &checked,
+        ];
+        w.as_mut().write(if staged { &row[..] } else { &row[1..10] }).await?;
+    }
+    w.finish().await?;
+    Ok(whole)
 }
 
 /// Rejects and archives into their staging tables (both paths merge them: a reject replaces an
@@ -771,50 +801,7 @@ async fn copy_direct(
         }));
     }
     if c.sources > 0 {
-        let sink = tx
-            .copy_in(
-                "COPY sources (hash, job, path, name, raw_name, clean_name, name_key, tags, parent)
-                 FROM STDIN (FORMAT binary)",
-            )
-            .await?;
-        // The staging table's types (read from the server, so the encoder and the table cannot
-        // disagree) but for `ord`, `checked` and `tags`, which staging keeps as text.
-        let mut types: Vec<Type> = st.sources.get(1..10).map(<[Type]>::to_vec).unwrap_or_default();
-        if let Some(tags) = types.get_mut(7) {
-            *tags = Type::JSONB;
-        }
-        let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
-        // Contents found here as a whole file, not a part: a row split from another file
-        // becomes a whole file (as the merge's update does).
-        let mut whole: Vec<&[u8]> = Vec::new();
-        for op in ops {
-            let (id, s) = match op {
-                Op::File { id, source, .. } | Op::Source { id, source } => (id, source),
-                Op::Checked { .. } | Op::Reject { .. } | Op::Archive { .. } => continue,
-            };
-            if matches!(op, Op::Source { .. }) && s.part_of.is_none() {
-                whole.push(&id[..]);
-            }
-            let job = s.job.id as i64;
-            let tags = tags_json(s);
-            let tags = tags.as_deref().map(Jsonb);
-            let name_key = name_key(s);
-            let parent = s.part_of.as_ref().map(|p| &p.parent[..]);
-            w.as_mut()
-                .write(&[
-                    &&id[..],
-                    &job,
-                    &s.path,
-                    &s.name,
-                    &s.raw_name.as_deref(),
-                    &s.clean_name,
-                    &name_key,
-                    &tags,
-                    &parent,
-                ])
-                .await?;
-        }
-        w.finish().await?;
+        let whole = copy_sources(tx, &st.sources, ops, "sources", false).await?;
         if !whole.is_empty() {
             tx.execute(&st.merge.whole, &[&whole]).await?;
         }
