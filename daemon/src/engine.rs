@@ -264,7 +264,7 @@ impl Engine {
 
     /// What an export would write; reads the catalog and the drive, writes nothing.
     pub fn export_plan(&self, req: &crate::export::run::Request) -> Result<midictl::protocol::ExportPlan, EngineError> {
-        let plan = crate::export::run::make_plan(&self.catalog, &self.objects, req)?;
+        let plan = crate::export::run::make_plan(&self.catalog, req)?;
         Ok(plan.summary())
     }
 

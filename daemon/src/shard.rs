@@ -469,7 +469,7 @@ impl Shard {
     /// is the provenance path: its words are priors for the analysis (a BPM, a key). A new
     /// multi-part file is split only once its claim is won (`split_into_parts`).
     fn classify(&mut self, job: &Arc<Job>, bytes: &[u8], path: &str, shared: &Shared) -> Verdict {
-        let verdict = self.describe(bytes, path, shared);
+        let verdict = self.describe(bytes, path, false, shared);
         self.passed_stages(job);
         verdict
     }
@@ -513,8 +513,10 @@ impl Shard {
         }
     }
 
-    /// Parts become rows like archive members: hashed, deduplicated, parsed, analysed, their
-    /// objects written here. They are not split again, and count as `parts`, not as files.
+    /// Parts become rows like archive members: hashed, deduplicated, parsed, analysed and
+    /// claimed here, but with no object of their own (their parent's object, split again, gives
+    /// their bytes back: `library::split::find_part`). They are not split again, and count as
+    /// `parts`, not as files.
     fn add_parts(
         &mut self,
         job: &Arc<Job>,
@@ -536,7 +538,7 @@ impl Shard {
             let name = library::sanitize::part_name(parent_name, part.index, label);
             let path = format!("{parent_path}#{name}");
             let part_of = PartOf { parent, index: part.index, track: part.track, channel: part.channel };
-            let verdict = self.describe(&part.bytes, &path, shared);
+            let verdict = self.describe(&part.bytes, &path, true, shared);
             let source = |tags: Option<Vec<String>>| {
                 let mut s = new_source(Arc::clone(job), path.clone(), name.clone(), None, tags);
                 s.part_of = Some(part_of);
@@ -549,33 +551,41 @@ impl Shard {
                 Verdict::Reject(reason, detail) => {
                     tracing::warn!(part = %path, %reason, "a split part was refused: {detail}");
                 }
-                Verdict::New(id, file, fp_known) => {
+                // No object: a part's bytes are its parent's object split again
+                // (`objects::materialize`), so a part costs no inode, no write and no copy.
+                Verdict::New(id, file, _) => {
                     let source = source(file.analysis.as_ref().map(|a| a.tags.clone()));
-                    // A part is not a file the user gave: without its object it is left out,
-                    // logged, and its parent stands.
-                    if let Err(failed) = self.store_sync(id, &part.bytes, file, source, shared, fp_known) {
-                        tracing::warn!(part = %path, "{}", failed.1);
+                    match shared.index.claim(id) {
+                        None => self.rows.push(Row::File { id, size: part.bytes.len() as u64, file, source }),
+                        Some(_) => self.rows.push(Row::Duplicate { id, source }),
                     }
                 }
             }
         }
     }
 
-    /// Dedupe, parse and analyse one content; counts nothing.
-    fn describe(&mut self, bytes: &[u8], path: &str, shared: &Shared) -> Verdict {
+    /// Dedupe, parse and analyse one content; counts nothing. `part`: the bytes are a split
+    /// part, which is catalogued without an object of its own.
+    fn describe(&mut self, bytes: &[u8], path: &str, part: bool, shared: &Shared) -> Verdict {
         let id = content_id(bytes);
         let known = shared.index.get(&id);
         match known {
             // A fingerprint match is confirmed by the object store: a committed content's object
             // is named by its full id (two contents sharing 46 bits fall through to a new import).
+            // A committed part has no object and is described again; the catalog's unique index
+            // makes its row a duplicate.
             Some(Known::Committed) if shared.objects.path_of(&id).exists() => {
                 return Verdict::Duplicate(id);
             }
-            Some(Known::Pending) => return Verdict::Duplicate(id),
+            // A whole file's claim comes after its object is written, a part's comes with no
+            // object. A whole copy of a content claimed as a part must write the object (a whole
+            // source makes the row whole, and a whole row's object must exist), so for a whole
+            // file a claim counts as a duplicate only once the object is there.
+            Some(Known::Pending) if part || shared.objects.path_of(&id).exists() => return Verdict::Duplicate(id),
             Some(Known::Rejected(reason)) => {
                 return Verdict::Reject(reason, repeat_reject_detail(reason));
             }
-            Some(Known::Committed) | None => {}
+            Some(Known::Committed | Known::Pending) | None => {}
         }
         let limits = shared.limits.midi;
         let arena = &self.arena;

@@ -65,7 +65,7 @@ fn dupes_finds_every_planted_group_and_no_false_one() {
     let (all, hidden) = (all.as_array().map_or(0, Vec::len), hidden.as_array().map_or(0, Vec::len));
     // Per set: the re-packaged lead, and the loop's two parts inside the songs.
     assert_eq!(all - hidden, 3 * 4, "all {all}, without duplicates {hidden}");
-    // Parts' objects are the catalog's like any other: gc keeps them, verify finds them whole.
+    // Parts have no objects of their own: gc removes nothing, verify misses nothing.
     let gc = dir.ctl_json(&["gc", "--json"]);
     assert_eq!(gc["removed"], 0, "{gc:#}");
     let verify = dir.ctl(&["verify", "--json"]);
@@ -123,6 +123,75 @@ fn a_loose_copy_of_a_part_makes_its_content_a_whole_file() {
     let paths: Vec<&str> =
         shown["sources"].as_array().into_iter().flatten().filter_map(|s| s["path"].as_str()).collect();
     assert_eq!(paths.len(), 2, "found loose and inside the song: {paths:?}");
+    // A whole file's object must exist, though the part's row came without one.
+    assert!(object_files(&dir).contains(&hash), "the loose copy's object was written");
+    let verify = dir.ctl(&["verify", "--json"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+/// The hex ids of the objects in the store.
+fn object_files(dir: &Dir) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for fan in std::fs::read_dir(dir.data_dir().join("objects")).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(fan.path()).into_iter().flatten().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if let Some(hex) = name.strip_suffix(".mid") {
+                out.insert(hex.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Parts are catalogued without objects of their own (their bytes are the parent's object split
+/// again): the store holds the song's object only, verify finds no part missing, gc removes
+/// nothing, and an export writes each part's exact bytes.
+#[test]
+fn parts_have_no_objects_and_exports_make_them_byte_for_byte() {
+    let mut dir = Dir::new();
+    let song = midid::gen::midi_bytes(4, 78);
+    let parts = midid::library::split::split(&song);
+    assert!(parts.len() >= 2, "a generated song has parts");
+    dir.write("songs/Song.mid", &song);
+    dir.start();
+    let job = dir.ctl_json(&["import", path_str(&dir.path("songs")), "--wait", "--json"]);
+    assert_eq!(job["state"], "done", "{job:#}");
+    assert_eq!(job["counts"]["parts"], parts.len() as u64, "{job:#}");
+    let song_hash = midid::dedupe::to_hex(&midid::dedupe::content_id(&song));
+    assert_eq!(object_files(&dir), BTreeSet::from([song_hash]), "one object: the song's");
+
+    let verify = dir.ctl_json(&["verify", "--json"]);
+    assert_eq!(verify["problems"], 0, "{verify:#}");
+    assert_eq!(verify["catalogued"], 1, "parts need no object: {verify:#}");
+    let gc = dir.ctl_json(&["gc", "--json"]);
+    assert_eq!(gc["removed"], 0, "{gc:#}");
+
+    let drive = dir.path("drive");
+    std::fs::create_dir_all(&drive).expect("drive");
+    let export = dir.ctl_json(&["export", "--target", "mpc", "--to", path_str(&drive), "--wait", "--json"]);
+    assert_eq!(export["state"], "done", "{export:#}");
+    assert_eq!(export["counts"]["rejected"], 0, "{export:#}");
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(drive.join("midid-index.json")).expect("index")).expect("json");
+    for part in &parts {
+        let hash = midid::dedupe::to_hex(&midid::dedupe::content_id(&part.bytes));
+        let entry = index["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["hash"] == hash.as_str())
+            .unwrap_or_else(|| panic!("part {} exported: {index:#}", part.index));
+        let mut written = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::fs::File::open(drive.join(entry["mid"].as_str().unwrap_or_default())).expect("the part's file"),
+            &mut written,
+        )
+        .expect("reading the part's file");
+        assert!(written == part.bytes, "part {} exported byte for byte", part.index);
+    }
+    // A second export finds every part's file in place, by its bytes.
+    let again = dir.ctl_json(&["export", "--target", "mpc", "--to", path_str(&drive), "--wait", "--json"]);
+    assert_eq!(again["counts"]["written"], 0, "{again:#}");
 }
 
 /// Regression: parts were made before the object write and the claim, so copies of one song in

@@ -13,8 +13,16 @@ fn catalog_is_consistent(dir: &Dir) {
         0,
         "source without file"
     );
-    let mut stmt = db.prepare("SELECT hex(hash) FROM files").unwrap();
-    let hashes: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect();
+    // A whole file's object, and a part's parent's (a part has none of its own: its bytes are
+    // the parent's split again).
+    let mut stmt =
+        db.prepare("SELECT hex(hash) FROM files WHERE parent IS NULL UNION SELECT hex(parent) FROM files").unwrap();
+    let hashes: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, Option<String>>(0))
+        .unwrap()
+        .filter_map(Result::unwrap)
+        .filter(|h| !h.is_empty())
+        .collect();
     for h in hashes {
         let h = h.to_ascii_lowercase();
         let p = dir.data_dir().join("objects").join(&h[..2]).join(format!("{h}.mid"));

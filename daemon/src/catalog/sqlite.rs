@@ -128,22 +128,35 @@ pub fn has_file(conn: &Connection, id: &ContentId) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM files WHERE hash = ?1")?.exists(params![&id[..]])
 }
 
-/// The ids of every `files` row whose first byte is `prefix`: one fan-out folder's worth, so
-/// `hygiene` holds 1/256 of the catalog's ids at a time. A range on the unique index: a blob
-/// compares bytewise, and a 16-byte id is below the 17-byte blob of 0xff, the bound after `ff`.
-pub fn file_ids_with_prefix(conn: &Connection, prefix: u8) -> rusqlite::Result<Vec<ContentId>> {
+/// Whether a row needs `id`'s object: a row of that content, or a part split from it (a part's
+/// bytes are made again from its parent's object). For `gc`'s last look before an unlink.
+pub fn names_object(conn: &Connection, id: &ContentId) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM files WHERE hash = ?1 OR parent = ?1")?.exists(params![&id[..]])
+}
+
+/// The ids whose first byte is `prefix` that the catalog names objects by: one fan-out folder's
+/// worth, so `hygiene` holds 1/256 of the catalog's ids at a time. Each comes with whether its
+/// object must exist: a whole file's and a parent's must; a part's need not (it is made from its
+/// parent's), but one written by an older version is still the catalog's. Ranges on the unique
+/// index and on `files_parent`: a blob compares bytewise, and a 16-byte id is below the 17-byte
+/// blob of 0xff, the bound after `ff`.
+pub fn object_ids_with_prefix(conn: &Connection, prefix: u8) -> rusqlite::Result<Vec<(ContentId, bool)>> {
     let low = [prefix];
     let high: Vec<u8> = match prefix.checked_add(1) {
         Some(next) => vec![next],
         None => vec![0xff; 17],
     };
-    let mut stmt = conn.prepare_cached("SELECT hash FROM files WHERE hash >= ?1 AND hash < ?2")?;
-    let rows = stmt.query_map(params![&low[..], &high[..]], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT hash, parent IS NULL FROM files WHERE hash >= ?1 AND hash < ?2
+         UNION ALL SELECT DISTINCT parent, 1 FROM files WHERE parent >= ?1 AND parent < ?2",
+    )?;
+    let rows = stmt.query_map(params![&low[..], &high[..]], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?)))?;
     let mut ids = Vec::new();
-    for blob in rows {
+    for row in rows {
+        let (blob, required) = row?;
         // A hash that is not 16 bytes names no object; nothing to keep or check for it.
-        if let Ok(id) = <ContentId>::try_from(blob?.as_slice()) {
-            ids.push(id);
+        if let Ok(id) = <ContentId>::try_from(blob.as_slice()) {
+            ids.push((id, required));
         }
     }
     Ok(ids)
@@ -381,7 +394,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn file_ids_with_prefix_takes_one_fan_out_folder_edges_included() {
+    fn object_ids_with_prefix_takes_one_fan_out_folder_edges_and_parents_included() {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = open_writer(&dir.path().join("catalog.db")).expect("open");
         let ids: Vec<ContentId> = [[0x00u8; 16], [0x01; 16], [0xfe; 16], [0xff; 16], {
@@ -398,12 +411,27 @@ mod tests {
             )
             .expect("row");
         }
-        let mut ff = file_ids_with_prefix(&conn, 0xff).expect("ff");
+        let mut ff = object_ids_with_prefix(&conn, 0xff).expect("ff");
         ff.sort();
-        assert_eq!(ff, vec![ids[4], ids[3]]);
-        assert_eq!(file_ids_with_prefix(&conn, 0x00).expect("00"), vec![ids[0]]);
-        assert_eq!(file_ids_with_prefix(&conn, 0xfe).expect("fe"), vec![ids[2]]);
-        assert!(file_ids_with_prefix(&conn, 0x80).expect("80").is_empty());
+        assert_eq!(ff, vec![(ids[4], true), (ids[3], true)]);
+        assert_eq!(object_ids_with_prefix(&conn, 0x00).expect("00"), vec![(ids[0], true)]);
+        assert_eq!(object_ids_with_prefix(&conn, 0xfe).expect("fe"), vec![(ids[2], true)]);
+        // A part split from 0x01..: its own id need not have an object, its parent's must.
+        let part = [0x80u8; 16];
+        conn.execute(
+            "INSERT INTO files (hash, size, format, tracks, channels, notes, drum_notes, events, duration_ticks,
+               duration_s, repairs, job, parent, part_index) VALUES (?1, 10, 1, 2, 1, 3, 0, 5, 96, 0.5, '', 1, ?2, 1)",
+            params![&part[..], &ids[1][..]],
+        )
+        .expect("part row");
+        assert_eq!(object_ids_with_prefix(&conn, 0x80).expect("80"), vec![(part, false)]);
+        let mut one = object_ids_with_prefix(&conn, 0x01).expect("01");
+        one.sort();
+        assert_eq!(one, vec![(ids[1], true), (ids[1], true)], "the parent's own row and its part's link");
+        assert!(names_object(&conn, &ids[1]).expect("parent"));
+        assert!(names_object(&conn, &part).expect("part"));
+        assert!(!names_object(&conn, &[0x81; 16]).expect("nothing"));
+        assert!(object_ids_with_prefix(&conn, 0x81).expect("81").is_empty());
     }
 
     /// A catalog written by the previous version (before the analysis columns) opens, migrates,

@@ -67,11 +67,10 @@ pub fn select(catalog: &Location, query: &Query) -> Result<Vec<FileInfo>, Catalo
 }
 
 /// Reads the catalog and the drive and decides every path; writes nothing.
-pub fn make_plan(catalog: &Location, objects: &ObjectStore, req: &Request) -> Result<Plan, ExportError> {
+pub fn make_plan(catalog: &Location, req: &Request) -> Result<Plan, ExportError> {
     let files = select(catalog, &req.query)?;
     let previous = previous_with_pending(&req.to);
-    let object = |hash: &str| from_hex(hash).map(|id| objects.path_of(&id));
-    let disk = OnDisk { root: &req.to, object: &object };
+    let disk = OnDisk { root: &req.to };
     Ok(plan::plan(&req.to, req.target, files, previous.as_ref(), req.rename.as_ref(), &disk))
 }
 
@@ -248,16 +247,26 @@ fn export_one(
     }
     let id = from_hex(&e.file.hash).ok_or("the catalog row's hash is not hex")?;
     let object = objects.path_of(&id);
+    let part = part_bytes(objects, &id, &object, e.file.parent.as_deref())?;
     let mid = e.mid_path();
     let out = Output { root: &plan.root, ours: e.ours, job };
     if e.convert.is_err() {
-        out.put(&mid, |tmp| std::fs::copy(&object, tmp).map(|_| ()))
-            .map_err(|err| format!("copying {} to {mid}: {err}", object.display()))?;
+        match &part {
+            Some(bytes) => {
+                out.put(&mid, |tmp| std::fs::write(tmp, bytes)).map_err(|err| format!("writing {mid}: {err}"))?
+            }
+            None => out
+                .put(&mid, |tmp| std::fs::copy(&object, tmp).map(|_| ()))
+                .map_err(|err| format!("copying {} to {mid}: {err}", object.display()))?,
+        }
         return Ok(entry);
     }
     // Converted files are read anyway: their `.mid` is written from those bytes (a MIDI file
     // is kilobytes; a second open of the object costs more than the copy).
-    let bytes = read_capped(&object).map_err(|err| format!("reading {}: {err}", object.display()))?;
+    let bytes = match part {
+        Some(bytes) => bytes,
+        None => read_capped(&object).map_err(|err| format!("reading {}: {err}", object.display()))?,
+    };
     Counters::add(&job.counters.read, 1);
     out.put(&mid, |tmp| std::fs::write(tmp, &bytes)).map_err(|err| format!("writing {mid}: {err}"))?;
     arena.reset();
@@ -367,6 +376,30 @@ fn index_entry(plan: &Plan, e: &Entry) -> IndexEntry {
         parent: f.parent.clone(),
         sources: f.sources.iter().map(|s| s.path.clone()).collect(),
     }
+}
+
+/// A split part's bytes, made again from its parent's object: parts are catalogued without an
+/// object of their own (`shard.rs`), and the split is a pure function of the parent's bytes. The
+/// part is found by its hash, so what is exported is exactly what was catalogued. None when the
+/// content has its own object (whole files, and parts also found whole or catalogued by an older
+/// version), which is then read as it is.
+fn part_bytes(
+    objects: &ObjectStore,
+    id: &ContentId,
+    object: &Path,
+    parent: Option<&str>,
+) -> Result<Option<Vec<u8>>, String> {
+    let Some(parent) = parent else { return Ok(None) };
+    if object.exists() {
+        return Ok(None);
+    }
+    let parent_id = from_hex(parent).ok_or("the catalog row's parent hash is not hex")?;
+    let parent_object = objects.path_of(&parent_id);
+    let parent_bytes =
+        read_capped(&parent_object).map_err(|err| format!("reading the parent {}: {err}", parent_object.display()))?;
+    crate::library::split::find_part(&parent_bytes, id)
+        .map(Some)
+        .ok_or_else(|| format!("no part of the parent {} has this part's hash", parent_object.display()))
 }
 
 fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -495,7 +528,7 @@ pub fn spawn(
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(format!("export-job-{}", job.id)).spawn(move || {
         let mut recorded = Vec::new();
-        let result = make_plan(&catalog, &objects, &req).and_then(|plan| {
+        let result = make_plan(&catalog, &req).and_then(|plan| {
             Counters::add(&job.counters.discovered, plan.entries.len() as u64);
             job.set_discovery_done();
             tracing::info!(job = job.id, files = plan.entries.len(), to = %req.to.display(), "export planned");

@@ -1,4 +1,5 @@
-//! `gc`: removes objects no `files` row names, and temp files left in `objects/tmp`.
+//! `gc`: removes objects no `files` row names, and temp files left in `objects/tmp`. A row names
+//! its content's object and, for a split part (which has no object of its own), its parent's.
 //!
 //! It runs while imports run, so the one thing it must never do is remove an object that a row
 //! names or will name once a batch in flight commits. The argument, from what the rest of the
@@ -18,6 +19,12 @@
 //! the index knows X; else ask the catalog again (a fresh statement) and keep it if a row names
 //! X; else unlink it. The lock makes "nobody knows X" and the unlink one step as far as claims
 //! are concerned: a claim of X comes before (gc keeps the object) or after the unlink.
+//!
+//! 3. A part's row names its parent's object (a part has none of its own). Parts are made only
+//!    by the shard that won the parent's claim, after `ensure`, and their rows go out with or
+//!    before the parent's: while they are in flight the index knows the parent, and once they
+//!    are committed the catalog names it (`sqlite::names_object`), even if the parent's own row
+//!    never committed.
 //!
 //! Point 1 covers every row whose claim was taken. Point 2's window is closed on the shard's
 //! side: it takes the store's collection mark before it writes, and after winning the claim calls
@@ -104,7 +111,7 @@ pub fn collect(
         }
         for (id, path) in listing.objects {
             report.scanned += 1;
-            if referenced.contains(&id) {
+            if referenced.contains_key(&id) {
                 report.referenced += 1;
                 continue;
             }
@@ -151,7 +158,7 @@ pub fn collect(
 /// writer, which takes stripe locks inside its transaction: a WAL read never waits for a writer.
 /// (At worst `busy_timeout` during a WAL reset; the error then keeps the object.)
 fn remove_unreferenced(conn: &Connection, catalog: &Path, id: &ContentId, path: &Path) -> Fate {
-    match sqlite::has_file(conn, id) {
+    match sqlite::names_object(conn, id) {
         Ok(true) => return Fate::Known,
         Ok(false) => {}
         Err(e) => return Fate::Failed(format!("checking {} in catalog {}: {e}", path.display(), catalog.display())),

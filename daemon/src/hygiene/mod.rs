@@ -6,7 +6,7 @@
 //! ever remove them; and an object is only as good as the disk under it, which a re-hash checks.
 //!
 //! Both walk the store one fan-out folder at a time beside that folder's slice of the catalog's
-//! ids (`sqlite::file_ids_with_prefix`), so they hold 1/256 of the ids at once whatever the size
+//! ids (`sqlite::object_ids_with_prefix`), so they hold 1/256 of the ids at once whatever the size
 //! of the catalog, and both read it through their own read-only connection: they never hold the
 //! catalog writer (imports keep committing) nor the engine's query connection (`status` and
 //! `search` keep answering). Only files with an object's exact name are judged; anything else
@@ -15,7 +15,7 @@
 pub mod gc;
 pub mod verify;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -75,11 +75,23 @@ pub(crate) fn list_objects(store: &ObjectStore, prefix: u8) -> Result<Listing, (
     Ok(listing)
 }
 
-/// The ids the catalog holds in one fan-out folder, read in one statement (one snapshot).
-pub(crate) fn catalog_ids(conn: &Connection, catalog: &Path, prefix: u8) -> Result<HashSet<ContentId>, HygieneError> {
-    sqlite::file_ids_with_prefix(conn, prefix)
-        .map(|ids| ids.into_iter().collect())
-        .map_err(|source| HygieneError::Query { op: "listing ids in", path: catalog.to_path_buf(), source })
+/// The ids the catalog names objects by in one fan-out folder, read in one statement (one
+/// snapshot), each with whether its object must exist (`sqlite::object_ids_with_prefix`).
+pub(crate) fn catalog_ids(
+    conn: &Connection,
+    catalog: &Path,
+    prefix: u8,
+) -> Result<HashMap<ContentId, bool>, HygieneError> {
+    let ids = sqlite::object_ids_with_prefix(conn, prefix).map_err(|source| HygieneError::Query {
+        op: "listing ids in",
+        path: catalog.to_path_buf(),
+        source,
+    })?;
+    let mut out = HashMap::with_capacity(ids.len());
+    for (id, required) in ids {
+        *out.entry(id).or_insert(false) |= required;
+    }
+    Ok(out)
 }
 
 /// Appends to a report's list unless it holds `midictl::protocol::REPORT_LIST_MAX` entries already.

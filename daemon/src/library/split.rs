@@ -22,6 +22,8 @@
 //! [`MAX_GROWTH`] times its own size (a huge conductor map copied into every part).
 
 use midly::num::u28;
+
+use crate::dedupe::{content_id, ContentId};
 use midly::{EventIter, Format, Header, MetaMessage, TrackEvent, TrackEventKind};
 
 /// One part of a file.
@@ -182,6 +184,12 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
         parts.push(Part { index: n as u16 + 1, track: ti as u16, channel, label: track.label.clone(), bytes: out });
     }
     parts
+}
+
+/// The part of `parent` whose bytes hash to `id`, made again: parts are catalogued without an
+/// object of their own, and `split` is a pure function of the parent's bytes.
+pub fn find_part(parent: &[u8], id: &ContentId) -> Option<Vec<u8>> {
+    split(parent).into_iter().find(|p| content_id(&p.bytes) == *id).map(|p| p.bytes)
 }
 
 /// Events with their deltas recomputed from absolute ticks, ending with an end-of-track at
