@@ -420,7 +420,10 @@ impl Shard {
                                 detail,
                             }),
                         },
-                        Some(_) => self.rows.push(Row::Duplicate { id, source }),
+                        Some(_) => {
+                            self.ensure_lost(&id, buf.as_slice(), mark, shared);
+                            self.rows.push(Row::Duplicate { id, source });
+                        }
                     },
                     Err(detail) => {
                         self.rows.push(Row::Reject { job: source.job, path: source.path, reason: Reason::Io, detail });
@@ -552,7 +555,7 @@ impl Shard {
                     tracing::warn!(part = %path, %reason, "a split part was refused: {detail}");
                 }
                 // No object: a part's bytes are its parent's object split again
-                // (`objects::materialize`), so a part costs no inode, no write and no copy.
+                // (`library::split::find_part`), so a part costs no inode, no write and no copy.
                 Verdict::New(id, file, _) => {
                     let source = source(file.analysis.as_ref().map(|a| a.tags.clone()));
                     match shared.index.claim(id) {
@@ -733,9 +736,24 @@ impl Shard {
                 }
                 Err(detail) => return Err(Box::new((source, detail))),
             },
-            Some(_) => self.rows.push(Row::Duplicate { id, source }),
+            Some(_) => {
+                self.ensure_lost(&id, bytes, mark, shared);
+                self.rows.push(Row::Duplicate { id, source });
+            }
         }
         Ok(())
+    }
+
+    /// After losing the claim on a content whose object this shard wrote: the winner may be a
+    /// part, which writes no object, and this copy's source can make the row whole. So, as the
+    /// winner does (`keep_object`), the object is checked and written again if a gc took it
+    /// since `mark` (a gc may remove an old stray object this write kept by EEXIST). A failure
+    /// is logged: the winner's row stands either way.
+    fn ensure_lost(&mut self, id: &ContentId, bytes: &[u8], mark: u64, shared: &Shared) {
+        self.seq += 1;
+        if let Err(e) = shared.objects.ensure(id, bytes, mark, self.index, self.seq) {
+            tracing::warn!("writing object {} again after a gc: {e}", shared.objects.path_of(id).display());
+        }
     }
 
     /// Right after winning the claim on a new content: a gc may have removed its object between

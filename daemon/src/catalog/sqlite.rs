@@ -416,14 +416,20 @@ mod tests {
         assert_eq!(ff, vec![(ids[4], true), (ids[3], true)]);
         assert_eq!(object_ids_with_prefix(&conn, 0x00).expect("00"), vec![(ids[0], true)]);
         assert_eq!(object_ids_with_prefix(&conn, 0xfe).expect("fe"), vec![(ids[2], true)]);
-        // A part split from 0x01..: its own id need not have an object, its parent's must.
+        // A part split from 0x01..: its own id need not have an object, its parent's must. And a
+        // part whose parent has no row (its batch failed) still names the parent's object.
         let part = [0x80u8; 16];
-        conn.execute(
-            "INSERT INTO files (hash, size, format, tracks, channels, notes, drum_notes, events, duration_ticks,
-               duration_s, repairs, job, parent, part_index) VALUES (?1, 10, 1, 2, 1, 3, 0, 5, 96, 0.5, '', 1, ?2, 1)",
-            params![&part[..], &ids[1][..]],
-        )
-        .expect("part row");
+        let orphan_parent = [0x82u8; 16];
+        for (hash, parent, index) in [(part, ids[1], 1), ([0x83u8; 16], orphan_parent, 1)] {
+            conn.execute(
+                "INSERT INTO files (hash, size, format, tracks, channels, notes, drum_notes, events, duration_ticks,
+                   duration_s, repairs, job, parent, part_index) VALUES (?1, 10, 1, 2, 1, 3, 0, 5, 96, 0.5, '', 1, ?2, ?3)",
+                params![&hash[..], &parent[..], index],
+            )
+            .expect("part row");
+        }
+        assert!(names_object(&conn, &orphan_parent).expect("orphan parent"), "named by its part's link alone");
+        assert_eq!(object_ids_with_prefix(&conn, 0x82).expect("82"), vec![(orphan_parent, true)]);
         assert_eq!(object_ids_with_prefix(&conn, 0x80).expect("80"), vec![(part, false)]);
         let mut one = object_ids_with_prefix(&conn, 0x01).expect("01");
         one.sort();

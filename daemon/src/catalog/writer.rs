@@ -136,7 +136,13 @@ impl Writer {
     }
 
     fn commit_rows(&mut self, rows: Vec<Row>) {
-        let has_objects = rows.iter().any(|r| matches!(r, Row::File { .. }));
+        // A whole duplicate counts too: it can make a row catalogued as a part whole, and a part
+        // has no object of its own, so the object this copy wrote must be durable first.
+        let has_objects = rows.iter().any(|r| match r {
+            Row::File { .. } => true,
+            Row::Duplicate { source, .. } => source.part_of.is_none(),
+            _ => false,
+        });
         if has_objects {
             if let Err(e) = self.objects.sync() {
                 // Without durable objects the rows must not commit; the batch fails as a whole.
