@@ -4,7 +4,7 @@
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 pub fn midid_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_midid"))
@@ -41,6 +41,11 @@ impl Dir {
 
     pub fn data_dir(&self) -> PathBuf {
         self.path("data")
+    }
+
+    /// Where the object store keeps the object named `hex`.
+    pub fn object_path(&self, hex: &str) -> PathBuf {
+        self.data_dir().join("objects").join(&hex[..2]).join(format!("{hex}.mid"))
     }
 
     pub fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
@@ -130,6 +135,24 @@ impl Dir {
             .unwrap_or_else(|e| panic!("midictl {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
     }
 
+    /// Runs midictl and parses stdout as JSON whatever the exit code, which it returns beside.
+    pub fn ctl_json_exit(&self, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+        let out = self.ctl(args);
+        let doc = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("midictl {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+        (out.status.code(), doc)
+    }
+
+    /// Writes `bytes` into the store under its content id, as a stray object (no row), aged `by`.
+    pub fn plant(&self, bytes: &[u8], by: Duration) -> PathBuf {
+        let hex = midid::dedupe::to_hex(&midid::dedupe::content_id(bytes));
+        let path = self.object_path(&hex);
+        std::fs::create_dir_all(path.parent().expect("fan-out folder")).expect("mkdir");
+        std::fs::write(&path, bytes).expect("plant");
+        age(&path, by);
+        path
+    }
+
     pub fn catalog(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.data_dir().join("catalog.db")).expect("open catalog")
     }
@@ -146,6 +169,15 @@ impl Drop for Dir {
 
 pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Older than gc's grace period (one hour) by a wide margin.
+pub const OLD: Duration = Duration::from_secs(3 * 86_400);
+
+/// Sets `path`'s mtime `by` into the past, so gc's grace period no longer protects it.
+pub fn age(path: &Path, by: Duration) {
+    let f = std::fs::File::options().write(true).open(path).expect("open for mtime");
+    f.set_modified(SystemTime::now() - by).expect("set mtime");
 }
 
 pub fn path_str(p: &Path) -> &str {

@@ -3,34 +3,13 @@
 //! on its own, and `midictl verify` finds rotten and missing objects and exits 1.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use midid::dedupe::{content_id, to_hex};
 use midid::gen::{generate, midi_bytes, GenSpec};
 
-use crate::harness::{count, path_str, Dir};
-
-/// Older than gc's grace period (one hour) by a wide margin.
-const OLD: Duration = Duration::from_secs(3 * 86_400);
-
-fn object_path(dir: &Dir, hex: &str) -> PathBuf {
-    dir.data_dir().join("objects").join(&hex[..2]).join(format!("{hex}.mid"))
-}
-
-fn age(path: &Path, by: Duration) {
-    let f = std::fs::File::options().write(true).open(path).expect("open for mtime");
-    f.set_modified(SystemTime::now() - by).expect("set mtime");
-}
-
-/// Writes `bytes` into the store under its content id, as a stray object (no row), aged `by`.
-fn plant(dir: &Dir, bytes: &[u8], by: Duration) -> PathBuf {
-    let path = object_path(dir, &to_hex(&content_id(bytes)));
-    std::fs::create_dir_all(path.parent().expect("fan-out folder")).expect("mkdir");
-    std::fs::write(&path, bytes).expect("plant");
-    age(&path, by);
-    path
-}
+use crate::harness::{age, count, path_str, Dir, OLD};
 
 fn read_file(path: &Path) -> Vec<u8> {
     let mut bytes = Vec::new();
@@ -51,7 +30,7 @@ fn catalogued(dir: &Dir) -> Vec<String> {
 
 fn assert_every_row_has_its_object(dir: &Dir) {
     for hex in catalogued(dir) {
-        assert!(object_path(dir, &hex).exists(), "row without object: {hex}");
+        assert!(dir.object_path(&hex).exists(), "row without object: {hex}");
     }
 }
 
@@ -70,13 +49,6 @@ fn import_five(dir: &Dir) -> Vec<String> {
     ids
 }
 
-fn ctl_json_exit(dir: &Dir, args: &[&str]) -> (Option<i32>, serde_json::Value) {
-    let out = dir.ctl(args);
-    let doc = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("midictl {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
-    (out.status.code(), doc)
-}
-
 #[test]
 fn gc_removes_stray_objects_and_keeps_catalogued_ones() {
     let mut dir = Dir::new();
@@ -84,8 +56,8 @@ fn gc_removes_stray_objects_and_keeps_catalogued_ones() {
     let ids = import_five(&dir);
     assert_eq!(catalogued(&dir), ids);
 
-    let orphan = plant(&dir, b"MThd stray bytes from a crashed import", OLD);
-    let fresh = plant(&dir, b"MThd written a moment ago", Duration::ZERO);
+    let orphan = dir.plant(b"MThd stray bytes from a crashed import", OLD);
+    let fresh = dir.plant(b"MThd written a moment ago", Duration::ZERO);
     let temp = dir.data_dir().join("objects/tmp/0123.0.7");
     std::fs::write(&temp, b"temp left behind").expect("temp");
     age(&temp, OLD);
@@ -93,7 +65,7 @@ fn gc_removes_stray_objects_and_keeps_catalogued_ones() {
     std::fs::write(&foreign, b"not an object name").expect("foreign");
     // Catalogued objects look old too: age alone never removes one.
     for hex in &ids {
-        age(&object_path(&dir, hex), OLD);
+        age(&dir.object_path(hex), OLD);
     }
 
     let dry = dir.ctl(&["gc", "--dry-run"]);
@@ -124,7 +96,7 @@ fn gc_removes_stray_objects_and_keeps_catalogued_ones() {
     assert_every_row_has_its_object(&dir);
 
     // And the store is intact afterwards.
-    let (code, verify) = ctl_json_exit(&dir, &["verify", "--json"]);
+    let (code, verify) = dir.ctl_json_exit(&["verify", "--json"]);
     assert_eq!(code, Some(0), "{verify:#}");
     assert_eq!(verify["objects"], 6, "{verify:#}");
     assert_eq!(verify["unreferenced"], 1, "the fresh stray: {verify:#}");
@@ -135,17 +107,17 @@ fn verify_reports_a_rotten_object_then_a_missing_one_and_exits_1() {
     let mut dir = Dir::new();
     dir.start_with(NO_SPLIT);
     let ids = import_five(&dir);
-    let (code, clean) = ctl_json_exit(&dir, &["verify", "--json"]);
+    let (code, clean) = dir.ctl_json_exit(&["verify", "--json"]);
     assert_eq!(code, Some(0), "{clean:#}");
     assert_eq!((clean["objects"].as_u64(), clean["catalogued"].as_u64()), (Some(5), Some(5)), "{clean:#}");
     assert_eq!(clean["problems"], 0);
 
-    let rotten = object_path(&dir, &ids[1]);
+    let rotten = dir.object_path(&ids[1]);
     let mut bytes = read_file(&rotten);
     let last = bytes.len() - 1;
     bytes[last] ^= 0x40;
     std::fs::write(&rotten, &bytes).expect("rot one byte");
-    let (code, r) = ctl_json_exit(&dir, &["verify", "--json"]);
+    let (code, r) = dir.ctl_json_exit(&["verify", "--json"]);
     assert_eq!(code, Some(1), "{r:#}");
     assert_eq!(r["problems"], 1, "{r:#}");
     let mismatched = r["mismatched"].as_array().expect("mismatched");
@@ -162,9 +134,9 @@ fn verify_reports_a_rotten_object_then_a_missing_one_and_exits_1() {
     assert_eq!(gc["removed"], 0, "{gc:#}");
     assert!(rotten.exists());
 
-    let lost = object_path(&dir, &ids[3]);
+    let lost = dir.object_path(&ids[3]);
     std::fs::remove_file(&lost).expect("lose one");
-    let (code, r) = ctl_json_exit(&dir, &["verify", "--json"]);
+    let (code, r) = dir.ctl_json_exit(&["verify", "--json"]);
     assert_eq!(code, Some(1), "{r:#}");
     assert_eq!(r["problems"], 2, "{r:#}");
     let missing = r["missing"].as_array().expect("missing");
@@ -187,9 +159,9 @@ fn the_daemon_collects_on_its_own_every_gc_interval() {
     dir.start_with(&["--gc-interval-s", "1", "--split", "false"]);
     let ids = import_five(&dir);
     for hex in &ids {
-        age(&object_path(&dir, hex), OLD);
+        age(&dir.object_path(hex), OLD);
     }
-    let orphan = plant(&dir, b"MThd stray, found by the timer", OLD);
+    let orphan = dir.plant(b"MThd stray, found by the timer", OLD);
     let deadline = Instant::now() + Duration::from_secs(30);
     while orphan.exists() {
         assert!(Instant::now() < deadline, "periodic gc did not run: {}", dir.log());
@@ -210,7 +182,7 @@ fn gc_during_an_import_never_loses_a_catalogued_object() {
     let report = generate(&corpus, &GenSpec { count: 3000, duplicate_share: 0.2, damaged_share: 0.0, seed: 5 })
         .expect("generate");
     for f in &report.files {
-        plant(&dir, &read_file(&corpus.join(&f.rel_path)), OLD);
+        dir.plant(&read_file(&corpus.join(&f.rel_path)), OLD);
     }
     dir.start_with(NO_SPLIT);
     let out = dir.ctl(&["import", path_str(&corpus)]);
@@ -236,7 +208,7 @@ fn gc_during_an_import_never_loses_a_catalogued_object() {
 
     assert_every_row_has_its_object(&dir);
     assert_eq!(count(&dir.catalog(), "SELECT COUNT(*) FROM files") as usize, report.unique_good + report.repaired);
-    let (code, verify) = ctl_json_exit(&dir, &["verify", "--json"]);
+    let (code, verify) = dir.ctl_json_exit(&["verify", "--json"]);
     assert_eq!(code, Some(0), "{verify:#}");
     assert_eq!(verify["catalogued"], (report.unique_good + report.repaired) as u64, "{verify:#}");
 }

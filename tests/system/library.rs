@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use midid::gen::dupes::plant;
 use serde_json::Value;
 
-use crate::harness::{path_str, Dir};
+use crate::harness::{age, path_str, Dir, OLD};
 
 /// A group's members as relative paths; a part stands for its song (its path before `#`).
 fn member_paths(group: &Value, root: &str) -> BTreeSet<String> {
@@ -65,9 +65,15 @@ fn dupes_finds_every_planted_group_and_no_false_one() {
     let (all, hidden) = (all.as_array().map_or(0, Vec::len), hidden.as_array().map_or(0, Vec::len));
     // Per set: the re-packaged lead, and the loop's two parts inside the songs.
     assert_eq!(all - hidden, 3 * 4, "all {all}, without duplicates {hidden}");
-    // Parts have no objects of their own: gc removes nothing, verify misses nothing.
+    // Parts have no objects of their own: gc removes nothing (every object aged past its grace
+    // period, so only the catalog keeps them), verify misses nothing.
+    let objects = object_files(&dir);
+    for hex in &objects {
+        age(&dir.object_path(hex), OLD);
+    }
     let gc = dir.ctl_json(&["gc", "--json"]);
     assert_eq!(gc["removed"], 0, "{gc:#}");
+    assert_eq!(object_files(&dir), objects, "gc kept every object");
     let verify = dir.ctl(&["verify", "--json"]);
     assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
     let refused = dir.ctl(&["search", "colour:red"]);
@@ -158,13 +164,17 @@ fn parts_have_no_objects_and_exports_make_them_byte_for_byte() {
     assert_eq!(job["state"], "done", "{job:#}");
     assert_eq!(job["counts"]["parts"], parts.len() as u64, "{job:#}");
     let song_hash = midid::dedupe::to_hex(&midid::dedupe::content_id(&song));
-    assert_eq!(object_files(&dir), BTreeSet::from([song_hash]), "one object: the song's");
+    assert_eq!(object_files(&dir), BTreeSet::from([song_hash.clone()]), "one object: the song's");
 
     let verify = dir.ctl_json(&["verify", "--json"]);
     assert_eq!(verify["problems"], 0, "{verify:#}");
     assert_eq!(verify["catalogued"], 1, "parts need no object: {verify:#}");
+    // Aged past gc's grace period, the song's object is kept for its parts (and itself), and
+    // nothing else is there to remove.
+    age(&dir.object_path(&song_hash), OLD);
     let gc = dir.ctl_json(&["gc", "--json"]);
     assert_eq!(gc["removed"], 0, "{gc:#}");
+    assert!(dir.object_path(&song_hash).exists(), "gc kept the parts' parent object");
 
     let drive = dir.path("drive");
     std::fs::create_dir_all(&drive).expect("drive");
@@ -189,8 +199,12 @@ fn parts_have_no_objects_and_exports_make_them_byte_for_byte() {
         .expect("reading the part's file");
         assert!(written == part.bytes, "part {} exported byte for byte", part.index);
     }
-    // A second export finds every part's file in place, by its bytes.
+    // A second export, without the drive's index to go by, finds every part's file in place by
+    // hashing what is there (a part has no object to compare with).
+    std::fs::remove_file(drive.join("midid-index.json")).expect("remove the drive index");
+
     let again = dir.ctl_json(&["export", "--target", "mpc", "--to", path_str(&drive), "--wait", "--json"]);
+    assert_eq!(again["state"], "done", "{again:#}");
     assert_eq!(again["counts"]["written"], 0, "{again:#}");
 }
 
