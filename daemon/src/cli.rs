@@ -269,7 +269,16 @@ fn signal_channel() -> Result<crossbeam_channel::Receiver<i32>> {
 fn serve(cfg: EngineConfig, socket: PathBuf, gc_every: Option<Duration>) -> Result<i32> {
     let signals = signal_channel()?;
     let listener = server::bind(&socket)?;
-    let engine = Engine::start(cfg)?;
+    let engine = match Engine::start(cfg) {
+        Ok(engine) => engine,
+        Err(e) => {
+            // The socket file is this process's (bind made it) and nothing will answer on it:
+            // left there, the next client would wait on a dead socket until the stale probe.
+            drop(listener);
+            let _ = std::fs::remove_file(&socket);
+            return Err(e.into());
+        }
+    };
     if let Some(every) = gc_every {
         engine.start_periodic_gc(every)?;
     }

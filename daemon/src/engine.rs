@@ -48,6 +48,11 @@ pub struct EngineConfig {
 pub enum EngineError {
     #[error("creating data dir {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    /// Another `midid` (a daemon, or a `midid run`) holds the data dir's lock.
+    #[error("data dir {path} is in use by another midid (its lock file {lock} is held); one midid per data dir")]
+    DataDirInUse { path: PathBuf, lock: PathBuf },
+    #[error("locking data dir {path}: {source}")]
+    DataDirLock { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -82,6 +87,8 @@ const GC_BUSY_RETRY: Duration = Duration::from_secs(60);
 
 pub struct Engine {
     pub data_dir: PathBuf,
+    /// Held (flock) for the engine's life: see [`lock_data_dir`].
+    _data_dir_lock: std::fs::File,
     pub catalog_path: PathBuf,
     pub catalog: Location,
     pub io: IoInfo,
@@ -108,6 +115,7 @@ impl Engine {
     pub fn start(cfg: EngineConfig) -> Result<Arc<Engine>, EngineError> {
         std::fs::create_dir_all(&cfg.data_dir)
             .map_err(|source| EngineError::DataDir { path: cfg.data_dir.clone(), source })?;
+        let data_dir_lock = lock_data_dir(&cfg.data_dir)?;
         let catalog_path = cfg.data_dir.join("catalog.db");
         let index = Arc::new(DedupeIndex::new());
         let mut loader = index.loader();
@@ -183,6 +191,7 @@ impl Engine {
 
         Ok(Arc::new(Engine {
             data_dir: cfg.data_dir,
+            _data_dir_lock: data_dir_lock,
             catalog_path,
             catalog,
             io,
@@ -391,32 +400,20 @@ impl Engine {
     /// Removes objects no row names, and stale temp files (`hygiene/gc.rs`, which says why this
     /// is safe while imports run). Runs on the caller's thread; one collection at a time.
     pub fn gc(&self, dry_run: bool) -> Result<GcReport, EngineError> {
-        if matches!(self.catalog, Location::Postgres(_)) {
-            // Another daemon on the same catalog may name objects this one has not seen; and
-            // gc reads the embedded store's ids. Refused, never guessed.
-            return Err(CatalogError::Unsupported { what: "gc" }.into());
-        }
         let opts = GcOptions { dry_run, grace: DEFAULT_GRACE };
-        Ok(hygiene::gc::collect(&self.objects, &self.index, &self.catalog_path, opts, &self.stop)?)
+        Ok(hygiene::gc::collect(&self.objects, &self.index, &self.catalog, opts, &self.stop)?)
     }
 
     /// Re-hashes every object and looks for catalogued ones that are gone (`hygiene/verify.rs`).
     /// Runs on the caller's thread and holds neither the writer nor the query connection.
     pub fn verify(&self) -> Result<VerifyReport, EngineError> {
-        if matches!(self.catalog, Location::Postgres(_)) {
-            return Err(CatalogError::Unsupported { what: "verify" }.into());
-        }
-        Ok(hygiene::verify::verify(&self.objects, &self.catalog_path, &self.stop)?)
+        Ok(hygiene::verify::verify(&self.objects, &self.catalog, &self.stop)?)
     }
 
     /// Starts the thread that runs gc every `every`, when no job is queued or running (gc is safe
     /// beside an import, but both want the disk). Stopped by `shutdown`; a second call replaces
     /// the first thread.
     pub fn start_periodic_gc(self: &Arc<Self>, every: Duration) -> Result<(), EngineError> {
-        if matches!(self.catalog, Location::Postgres(_)) {
-            tracing::info!("no periodic gc on a PostgreSQL catalog (gc is refused there)");
-            return Ok(());
-        }
         let (tx, rx) = bounded::<()>(0);
         // Weak: the thread must not keep the engine alive, the engine owns the thread.
         let engine = Arc::downgrade(self);
@@ -496,6 +493,23 @@ impl Engine {
 
 /// Who runs a job on a shared catalog: this host and data dir, stable across restarts, so a
 /// restarted daemon closes the jobs it left running and no other daemon's.
+/// The data dir's lock file, held by one engine at a time.
+pub const LOCK_FILE: &str = "midid.lock";
+
+/// Takes an exclusive `flock` on `data_dir/midid.lock`, or fails at once if another process holds
+/// it. Everything in a data dir assumes one owner: the dedupe index that gc's safety argument
+/// rests on knows only this process's claims (`hygiene/gc.rs`), a PostgreSQL catalog's jobs are
+/// owned by the data dir (`owner_of`) and a second daemon's start would fail the first one's, and
+/// the embedded catalog has one writer. A crash leaves no lock behind (`lockfile.rs`).
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, EngineError> {
+    let lock = data_dir.join(LOCK_FILE);
+    match crate::lockfile::try_exclusive(&lock) {
+        Ok(Some(file)) => Ok(file),
+        Ok(None) => Err(EngineError::DataDirInUse { path: data_dir.to_path_buf(), lock }),
+        Err(source) => Err(EngineError::DataDirLock { path: lock, source }),
+    }
+}
+
 fn owner_of(data_dir: &Path) -> String {
     let mut host = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.

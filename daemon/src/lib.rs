@@ -15,6 +15,7 @@ pub mod gen;
 pub mod hygiene;
 pub mod job;
 pub mod library;
+pub mod lockfile;
 pub mod midi;
 pub mod objects;
 pub mod reject;

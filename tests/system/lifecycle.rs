@@ -121,6 +121,45 @@ fn midid_run_imports_and_summarises() {
     assert_eq!(job["counts"]["duplicates"], report.duplicates as u64);
 }
 
+/// A data dir takes one midid at a time: a second daemon or a `midid run` on it exits 1 naming
+/// the data dir (gc's safety rests on one process's dedupe index knowing every claim on the
+/// store), and a daemon killed with SIGKILL leaves no lock behind.
+#[test]
+fn one_data_dir_takes_one_midid_and_a_killed_one_leaves_no_lock() {
+    let mut dir = Dir::new();
+    dir.write("in/a.mid", &midid::gen::midi_bytes(1, 5));
+    dir.start();
+    let (input, data) = (dir.path("in"), dir.data_dir());
+    let run = || {
+        std::process::Command::new(crate::harness::midid_bin())
+            .args(["run", path_str(&input), "--data-dir", path_str(&data), "--json"])
+            .output()
+            .expect("running midid run")
+    };
+    let refused = run();
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stderr));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("in use by another midid"), "{stderr}");
+    assert!(stderr.contains(path_str(&dir.data_dir())), "{stderr}");
+
+    let second = std::process::Command::new(crate::harness::midid_bin())
+        .args(["serve", "--socket", path_str(&dir.path("second.sock")), "--data-dir", path_str(&dir.data_dir())])
+        .output()
+        .expect("running a second midid serve");
+    assert_eq!(second.status.code(), Some(1), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("in use by another midid"));
+    assert!(!dir.path("second.sock").exists(), "the refused daemon left no socket");
+    // The first daemon is unharmed.
+    let status = dir.ctl_json(&["status", "--json"]);
+    assert_eq!(status["daemon"]["data_dir"], path_str(&dir.data_dir()), "{status:#}");
+
+    let mut child = dir.daemon.take().expect("daemon");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let after = run();
+    assert!(after.status.success(), "the kernel dropped the lock: {}", String::from_utf8_lossy(&after.stderr));
+}
+
 /// Regression: files larger than the first read took a one-off buffer and the pooled one was
 /// dropped, so every such file shrank the shard's pool until a received unit could not start and
 /// was lost; the job then never completed (seen as a hang on a 200,000-file import).

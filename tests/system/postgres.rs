@@ -1,7 +1,8 @@
 //! The PostgreSQL catalog end to end: migrations on an empty database and on one a version
 //! behind, the query language answering alike on both stores over the same import, two daemons
 //! importing overlapping trees into one catalog at once (and two writers deadlocking on the
-//! same rows), a kill -9 mid-import followed by a restart and a re-import, and connections cut.
+//! same rows), a kill -9 mid-import followed by a restart and a re-import, connections cut, and
+//! `gc`/`verify` reading the catalog there.
 //!
 //! Each test works in its own schema of the database `scripts/test.sh` prepares
 //! (`MIDID_TEST_DATABASE_URL`), dropped afterwards. Without that variable the tests say so and
@@ -14,7 +15,7 @@ use midictl::protocol::FileInfo;
 use midid::catalog::postgres::{PgConn, MIGRATIONS};
 use midid::gen::{generate, GenSpec};
 
-use crate::harness::{path_str, Dir};
+use crate::harness::{age, path_str, Dir, OLD};
 
 /// A schema of its own in the test database, dropped on drop.
 struct Schema {
@@ -572,4 +573,63 @@ fn writer_fixture() -> (midid::catalog::Described, std::sync::Arc<midid::job::Jo
     let bytes = midid::gen::midi_bytes(1, 5);
     let facts = midid::midi::parse(&bytes, &midid::midi::MidiLimits::default(), &arena).unwrap();
     (midid::catalog::Described { facts, analysis: None }, midid::job::Job::new(1, "import", vec![]))
+}
+
+/// gc and verify on a PostgreSQL catalog: gc removes only the stray, and keeps a split song's
+/// object (its parts' bytes) and an object only another daemon's row names; verify finds the
+/// store clean, then a rotten object, and exits 1.
+#[test]
+fn gc_and_verify_read_a_postgres_catalog() {
+    let Some(schema) = Schema::new("hygiene") else { return };
+    let mut one = Dir::new();
+    let mut two = Dir::new();
+    let song = midid::gen::midi_bytes(4, 78);
+    let parts = midid::library::split::split(&song).len();
+    assert!(parts >= 2, "a generated song has parts");
+    let single = midid::gen::midi_bytes(1, 12);
+    let theirs = midid::gen::midi_bytes(1, 13);
+    one.write("in/Song.mid", &song);
+    one.write("in/Single.mid", &single);
+    two.write("in/Theirs.mid", &theirs);
+    one.start_with(&["--database", &schema.url]);
+    two.start_with(&["--database", &schema.url]);
+    let a = one.ctl_json(&["import", path_str(&one.path("in")), "--wait", "--json"]);
+    let b = two.ctl_json(&["import", path_str(&two.path("in")), "--wait", "--json"]);
+    assert_eq!((a["state"].as_str(), b["state"].as_str()), (Some("done"), Some("done")), "{a:#}\n{b:#}");
+    assert_eq!(a["counts"]["parts"], parts as u64, "{a:#}");
+    let hex = |bytes: &[u8]| midid::dedupe::to_hex(&midid::dedupe::content_id(bytes));
+
+    // Everything old enough to collect: the catalogued objects, an object only the other
+    // daemon's row names, and a stray no row names.
+    for bytes in [&song, &single] {
+        age(&one.object_path(&hex(bytes)), OLD);
+    }
+    let theirs_here = one.plant(&theirs, OLD);
+    let stray = one.plant(b"MThd stray bytes no row names", OLD);
+    let gc = one.ctl_json(&["gc", "--json"]);
+    assert_eq!(gc["removed"], 1, "{gc:#}");
+    assert_eq!(gc["paths"][0], path_str(&stray), "{gc:#}");
+    assert!(!stray.exists());
+    for bytes in [&song, &single] {
+        assert!(one.object_path(&hex(bytes)).exists(), "gc kept a catalogued object");
+    }
+    assert!(theirs_here.exists(), "gc kept an object another daemon's row names");
+
+    let (code, clean) = one.ctl_json_exit(&["verify", "--json"]);
+    assert_eq!(code, Some(0), "{clean:#}");
+    assert_eq!(clean["problems"], 0, "{clean:#}");
+    // Three rows need an object (the song, the single, theirs); the parts need none.
+    assert_eq!(clean["catalogued"], 3, "{clean:#}");
+    assert_eq!(clean["objects"], 3, "{clean:#}");
+
+    std::fs::write(one.object_path(&hex(&single)), b"not what the name says").expect("rot");
+    let (code, rotten) = one.ctl_json_exit(&["verify", "--json"]);
+    assert_eq!(code, Some(1), "{rotten:#}");
+    assert_eq!(rotten["mismatched"][0]["expected"], hex(&single).as_str(), "{rotten:#}");
+    // The other daemon's store lacks the first one's contents, and says so.
+    let (code, other) = two.ctl_json_exit(&["verify", "--json"]);
+    assert_eq!(code, Some(1), "{other:#}");
+    let missing: BTreeSet<&str> =
+        other["missing"].as_array().into_iter().flatten().filter_map(|m| m["hash"].as_str()).collect();
+    assert_eq!(missing, BTreeSet::from([hex(&song).as_str(), hex(&single).as_str()]), "{other:#}");
 }

@@ -144,8 +144,6 @@ pub enum CatalogError {
     Postgres { op: &'static str, url: String, source: tokio_postgres::Error },
     #[error("{op}: the catalog returned no row")]
     NoRow { op: &'static str },
-    #[error("{what} is not available on a PostgreSQL catalog yet")]
-    Unsupported { what: &'static str },
     #[error("starting the PostgreSQL client runtime: {0}")]
     Runtime(std::io::Error),
     #[error("catalog {path} is at schema version {found}, newer than this midid knows ({known})")]

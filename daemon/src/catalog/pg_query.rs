@@ -12,7 +12,7 @@ use super::query::{
     dupes, file_from, hash_range, job_from, reject_from, source_from, Cols, DupeRows, MemberRow, FILE_COLS, HIDE_DUPES,
 };
 use super::CatalogError;
-use crate::dedupe::from_hex;
+use crate::dedupe::{from_hex, ContentId};
 
 pub struct PgReader {
     /// Replaced when the server drops the connection (a restart, an administrator's
@@ -78,6 +78,44 @@ impl PgReader {
         let rows = self.query("counting files", "SELECT COUNT(*) FROM files", &[])?;
         let first = rows.first().ok_or(CatalogError::NoRow { op: "counting files" })?;
         Ok(first.try_get::<_, i64>(0).map_err(self.err("counting files"))?.max(0) as u64)
+    }
+
+    /// As `sqlite::object_ids_with_prefix`: one fan-out folder's ids, each with whether its
+    /// object must exist. `bytea` compares bytewise, so the same range bounds hold.
+    pub fn object_ids_with_prefix(&self, prefix: u8) -> Result<Vec<(ContentId, bool)>, CatalogError> {
+        const OP: &str = "listing object ids";
+        let low = vec![prefix];
+        let high: Vec<u8> = match prefix.checked_add(1) {
+            Some(next) => vec![next],
+            None => vec![0xff; 17],
+        };
+        let rows = self.query(
+            OP,
+            "SELECT hash, parent IS NULL FROM files WHERE hash >= $1 AND hash < $2
+             UNION ALL SELECT DISTINCT parent, true FROM files WHERE parent >= $1 AND parent < $2",
+            &[&low, &high],
+        )?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let blob: Vec<u8> = row.try_get(0).map_err(self.err(OP))?;
+            let required: bool = row.try_get(1).map_err(self.err(OP))?;
+            // A hash that is not 16 bytes names no object; nothing to keep or check for it.
+            if let Ok(id) = <ContentId>::try_from(blob.as_slice()) {
+                ids.push((id, required));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// As `sqlite::names_object`: whether a row names `id`'s object, its own or a part's.
+    pub fn names_object(&self, id: &ContentId) -> Result<bool, CatalogError> {
+        let id = &id[..];
+        let rows = self.query(
+            "looking for an object's rows",
+            "SELECT 1 FROM files WHERE hash = $1 OR parent = $1 LIMIT 1",
+            &[&id],
+        )?;
+        Ok(!rows.is_empty())
     }
 
     /// As `Reader::search`.

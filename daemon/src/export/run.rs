@@ -187,23 +187,16 @@ pub fn execute(
 }
 
 fn lock_drive(root: &Path) -> Result<std::fs::File, ExportError> {
-    use std::os::fd::AsRawFd;
     let path = root.join(LOCK);
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io("opening", &path))?;
-    // SAFETY: a valid open descriptor; the lock goes with the file when it is dropped.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(ExportError::Io {
+    match crate::lockfile::try_exclusive(&path) {
+        Ok(Some(f)) => Ok(f),
+        Ok(None) => Err(ExportError::Io {
             op: "locking",
             path,
             source: std::io::Error::other("another export is writing to this drive"),
-        });
+        }),
+        Err(e) => Err(io("locking", &path)(e)),
     }
-    Ok(f)
 }
 
 /// The pending list: every new entry's claimed names (all pattern names it reserved).

@@ -48,13 +48,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use midictl::protocol::GcReport;
-use rusqlite::Connection;
-
-use super::{catalog_ids, list_objects, push_capped, HygieneError};
-use crate::catalog::sqlite;
+use super::{list_objects, push_capped, CatalogIds, HygieneError};
+use crate::catalog::Location;
 use crate::dedupe::{ContentId, DedupeIndex};
 use crate::objects::ObjectStore;
+use midictl::protocol::GcReport;
 
 /// Objects and temp files modified this recently are kept. Not what makes gc safe during an
 /// import (see the module doc); a margin for writers the index cannot see.
@@ -81,7 +79,7 @@ enum Fate {
 pub fn collect(
     store: &ObjectStore,
     index: &DedupeIndex,
-    catalog: &Path,
+    catalog: &Location,
     opts: GcOptions,
     stop: &AtomicBool,
 ) -> Result<GcReport, HygieneError> {
@@ -89,7 +87,7 @@ pub fn collect(
     // Ages are judged against the start, so a long run does not start collecting what an import
     // wrote after it began.
     let cutoff = SystemTime::now().checked_sub(opts.grace).unwrap_or(SystemTime::UNIX_EPOCH);
-    let conn = sqlite::open_reader(catalog)?;
+    let catalog = CatalogIds::open(catalog)?;
     // Marks the store as collecting for shards (`ObjectStore::ensure`); a dry run removes nothing.
     let _collection = (!opts.dry_run).then(|| store.begin_collection());
     let mut report = GcReport { dry_run: opts.dry_run, grace_s: opts.grace.as_secs(), ..GcReport::default() };
@@ -97,7 +95,7 @@ pub fn collect(
         if stop.load(Ordering::Relaxed) {
             return Err(HygieneError::Stopped);
         }
-        let referenced = catalog_ids(&conn, catalog, prefix)?;
+        let referenced = catalog.with_prefix(prefix)?;
         let listing = match list_objects(store, prefix) {
             Ok(listing) => listing,
             Err((dir, e)) => {
@@ -134,7 +132,7 @@ pub fn collect(
                     Fate::Removed
                 }
             } else {
-                index.if_unknown(&id, || remove_unreferenced(&conn, catalog, &id, &path)).unwrap_or(Fate::Known)
+                index.if_unknown(&id, || remove_unreferenced(&catalog, &id, &path)).unwrap_or(Fate::Known)
             };
             match fate {
                 Fate::Removed => {
@@ -155,13 +153,14 @@ pub fn collect(
 
 /// Called with `id`'s stripe lock held and the index knowing nothing of `id`: the last look at
 /// the catalog, then the unlink. Any doubt keeps the object. The query cannot deadlock with the
-/// writer, which takes stripe locks inside its transaction: a WAL read never waits for a writer.
-/// (At worst `busy_timeout` during a WAL reset; the error then keeps the object.)
-fn remove_unreferenced(conn: &Connection, catalog: &Path, id: &ContentId, path: &Path) -> Fate {
-    match sqlite::names_object(conn, id) {
+/// writer, which takes stripe locks only after its transaction ended (`set_committed`, `release`),
+/// and neither store makes a read wait for a writer (WAL; MVCC). At worst SQLite's
+/// `busy_timeout` during a WAL reset, or a lost server: the error keeps the object.
+fn remove_unreferenced(catalog: &CatalogIds, id: &ContentId, path: &Path) -> Fate {
+    match catalog.names_object(id) {
         Ok(true) => return Fate::Known,
         Ok(false) => {}
-        Err(e) => return Fate::Failed(format!("checking {} in catalog {}: {e}", path.display(), catalog.display())),
+        Err(e) => return Fate::Failed(format!("checking {} in the catalog: {e}", path.display())),
     }
     match std::fs::remove_file(path) {
         Ok(()) => Fate::Removed,
@@ -225,9 +224,10 @@ fn collect_temp(tmp: &Path, cutoff: SystemTime, dry_run: bool, report: &mut GcRe
 mod tests {
     use std::fs;
 
-    use rusqlite::params;
+    use rusqlite::{params, Connection};
 
     use super::*;
+    use crate::catalog::sqlite;
     use crate::dedupe::{content_id, to_hex};
 
     struct Store {
@@ -268,7 +268,8 @@ mod tests {
 
         fn gc(&self, dry_run: bool) -> GcReport {
             let opts = GcOptions { dry_run, grace: DEFAULT_GRACE };
-            collect(&self.store, &self.index, &self.catalog, opts, &AtomicBool::new(false)).expect("gc")
+            collect(&self.store, &self.index, &Location::Sqlite(self.catalog.clone()), opts, &AtomicBool::new(false))
+                .expect("gc")
         }
     }
 
@@ -332,9 +333,9 @@ mod tests {
     fn the_catalog_is_asked_again_before_an_unlink() {
         let s = Store::new();
         let (id, path) = s.object(b"late row", OLD);
-        let conn = sqlite::open_reader(&s.catalog).expect("reader");
+        let catalog = CatalogIds::open(&Location::Sqlite(s.catalog.clone())).expect("reader");
         s.catalogue(&id);
-        assert!(matches!(remove_unreferenced(&conn, &s.catalog, &id, &path), Fate::Known));
+        assert!(matches!(remove_unreferenced(&catalog, &id, &path), Fate::Known));
         assert!(path.exists());
     }
 
@@ -364,7 +365,7 @@ mod tests {
     fn stops_between_folders_when_asked() {
         let s = Store::new();
         let opts = GcOptions { dry_run: false, grace: DEFAULT_GRACE };
-        let stopped = collect(&s.store, &s.index, &s.catalog, opts, &AtomicBool::new(true));
+        let stopped = collect(&s.store, &s.index, &Location::Sqlite(s.catalog.clone()), opts, &AtomicBool::new(true));
         assert!(matches!(stopped, Err(HygieneError::Stopped)));
     }
 }

@@ -6,22 +6,30 @@
 //! ever remove them; and an object is only as good as the disk under it, which a re-hash checks.
 //!
 //! Both walk the store one fan-out folder at a time beside that folder's slice of the catalog's
-//! ids (`sqlite::object_ids_with_prefix`), so they hold 1/256 of the ids at once whatever the size
-//! of the catalog, and both read it through their own read-only connection: they never hold the
-//! catalog writer (imports keep committing) nor the engine's query connection (`status` and
-//! `search` keep answering). Only files with an object's exact name are judged; anything else
-//! under `objects/` is counted as ignored and never touched.
+//! ids (`sqlite::object_ids_with_prefix`, `PgReader::object_ids_with_prefix`), so they hold
+//! 1/256 of the ids at once whatever the size of the catalog, and both read it through their own
+//! connection ([`CatalogIds`]): they never hold the catalog writer (imports keep committing) nor
+//! the engine's query connection (`status` and `search` keep answering). Only files with an
+//! object's exact name are judged; anything else under `objects/` is counted as ignored and
+//! never touched.
+//!
+//! Either store works the same way. On PostgreSQL the catalog may also hold rows of other
+//! daemons, each with its own data dir and store (one daemon per data dir: `Engine::start` locks
+//! it): gc keeps whatever any row names, so another daemon's rows only ever keep more here, and
+//! verify reports as missing a row whose object this store lacks, which is what an export from
+//! this daemon would find.
 
 pub mod gc;
 pub mod verify;
 
 use std::collections::HashMap;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rusqlite::Connection;
 
-use crate::catalog::{sqlite, CatalogError};
+use crate::catalog::pg_query::PgReader;
+use crate::catalog::{sqlite, CatalogError, Location};
 use crate::dedupe::ContentId;
 use crate::objects::ObjectStore;
 
@@ -75,23 +83,45 @@ pub(crate) fn list_objects(store: &ObjectStore, prefix: u8) -> Result<Listing, (
     Ok(listing)
 }
 
-/// The ids the catalog names objects by in one fan-out folder, read in one statement (one
-/// snapshot), each with whether its object must exist (`sqlite::object_ids_with_prefix`).
-pub(crate) fn catalog_ids(
-    conn: &Connection,
-    catalog: &Path,
-    prefix: u8,
-) -> Result<HashMap<ContentId, bool>, HygieneError> {
-    let ids = sqlite::object_ids_with_prefix(conn, prefix).map_err(|source| HygieneError::Query {
-        op: "listing ids in",
-        path: catalog.to_path_buf(),
-        source,
-    })?;
-    let mut out = HashMap::with_capacity(ids.len());
-    for (id, required) in ids {
-        *out.entry(id).or_insert(false) |= required;
+/// The catalog as hygiene reads it, on a connection of its own.
+pub(crate) enum CatalogIds {
+    Sqlite { conn: Connection, path: PathBuf },
+    Postgres(PgReader),
+}
+
+impl CatalogIds {
+    pub fn open(at: &Location) -> Result<CatalogIds, HygieneError> {
+        Ok(match at {
+            Location::Sqlite(path) => CatalogIds::Sqlite { conn: sqlite::open_reader(path)?, path: path.clone() },
+            Location::Postgres(url) => CatalogIds::Postgres(PgReader::open(url)?),
+        })
     }
-    Ok(out)
+
+    /// The ids the catalog names objects by in one fan-out folder, read in one statement (one
+    /// snapshot), each with whether its object must exist.
+    pub fn with_prefix(&self, prefix: u8) -> Result<HashMap<ContentId, bool>, HygieneError> {
+        let ids = match self {
+            CatalogIds::Sqlite { conn, path } => sqlite::object_ids_with_prefix(conn, prefix)
+                .map_err(|source| HygieneError::Query { op: "listing ids in", path: path.clone(), source })?,
+            CatalogIds::Postgres(reader) => reader.object_ids_with_prefix(prefix)?,
+        };
+        let mut out = HashMap::with_capacity(ids.len());
+        for (id, required) in ids {
+            *out.entry(id).or_insert(false) |= required;
+        }
+        Ok(out)
+    }
+
+    /// Whether a row names `id`'s object now (a fresh statement): its own row or a part's.
+    /// The error is a sentence for a report.
+    pub fn names_object(&self, id: &ContentId) -> Result<bool, String> {
+        match self {
+            CatalogIds::Sqlite { conn, path } => {
+                sqlite::names_object(conn, id).map_err(|e| format!("catalog {}: {e}", path.display()))
+            }
+            CatalogIds::Postgres(reader) => reader.names_object(id).map_err(|e| e.to_string()),
+        }
+    }
 }
 
 /// Appends to a report's list unless it holds `midictl::protocol::REPORT_LIST_MAX` entries already.

@@ -21,24 +21,24 @@ use std::time::Instant;
 
 use midictl::protocol::{MissingObject, ObjectMismatch, UnreadableObject, VerifyReport};
 
-use super::{catalog_ids, list_objects, push_capped, HygieneError};
-use crate::catalog::sqlite;
+use super::{list_objects, push_capped, CatalogIds, HygieneError};
+use crate::catalog::Location;
 use crate::dedupe::{to_hex, ContentHasher, ContentId};
 use crate::objects::ObjectStore;
 
 const READ_PIECE: usize = 64 * 1024;
 
 /// Checks the whole store. `stop` is checked between fan-out folders.
-pub fn verify(store: &ObjectStore, catalog: &Path, stop: &AtomicBool) -> Result<VerifyReport, HygieneError> {
+pub fn verify(store: &ObjectStore, catalog: &Location, stop: &AtomicBool) -> Result<VerifyReport, HygieneError> {
     let started = Instant::now();
-    let conn = sqlite::open_reader(catalog)?;
+    let catalog = CatalogIds::open(catalog)?;
     let mut report = VerifyReport::default();
     let mut piece = vec![0u8; READ_PIECE];
     for prefix in 0..=255u8 {
         if stop.load(Ordering::Relaxed) {
             return Err(HygieneError::Stopped);
         }
-        let catalogued = catalog_ids(&conn, catalog, prefix)?;
+        let catalogued = catalog.with_prefix(prefix)?;
         report.catalogued += catalogued.values().filter(|required| **required).count() as u64;
         let listing = match list_objects(store, prefix) {
             Ok(listing) => listing,
@@ -127,6 +127,7 @@ mod tests {
     use rusqlite::params;
 
     use super::*;
+    use crate::catalog::sqlite;
     use crate::dedupe::content_id;
 
     fn catalogue(conn: &rusqlite::Connection, id: &ContentId) {
@@ -155,7 +156,7 @@ mod tests {
             .collect();
         let stray = content_id(b"stray");
         store.write_sync(&stray, b"stray", 0, 9).expect("write");
-        let clean = verify(&store, &catalog, &AtomicBool::new(false)).expect("verify");
+        let clean = verify(&store, &Location::Sqlite(catalog.clone()), &AtomicBool::new(false)).expect("verify");
         assert!(clean.ok(), "{clean:#?}");
         assert_eq!((clean.objects, clean.catalogued, clean.unreferenced), (6, 5, 1));
 
@@ -163,7 +164,7 @@ mod tests {
         let rotten = store.path_of(&good[1]);
         fs::write(&rotten, b"not what the name says").expect("rot");
         fs::remove_file(store.path_of(&good[3])).expect("lose");
-        let r = verify(&store, &catalog, &AtomicBool::new(false)).expect("verify");
+        let r = verify(&store, &Location::Sqlite(catalog.clone()), &AtomicBool::new(false)).expect("verify");
         assert_eq!(r.problems, 2, "{r:#?}");
         assert_eq!(
             r.mismatched,
