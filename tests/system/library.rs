@@ -135,6 +135,46 @@ fn a_loose_copy_of_a_part_makes_its_content_a_whole_file() {
     assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
 }
 
+/// The same, in flight together: loose copies of parts read while their song's split is still
+/// uncommitted find the part's claim pending. Such a claim came without an object, so a whole
+/// copy must not count as its duplicate until the object is there; else the row turns whole
+/// (a whole source) with no object behind it, and verify finds it missing.
+#[test]
+fn loose_copies_of_parts_in_flight_with_their_song_write_the_object() {
+    let mut dir = Dir::new();
+    let mut loose = 0;
+    for seed in 0..40u64 {
+        let song = midid::gen::midi_bytes(4, 300 + seed);
+        dir.write(&format!("songs/Song {seed}.mid"), &song);
+        for part in midid::library::split::split(&song) {
+            dir.write(&format!("parts/Song {seed} part {}.mid", part.index), &part.bytes);
+            loose += 1;
+        }
+    }
+    assert!(loose >= 80, "the generated songs have parts");
+    dir.start();
+    // One job, songs first: the loose parts are read while the songs' parts are claimed and
+    // their batch is not yet committed.
+    let (songs, parts) = (dir.path("songs"), dir.path("parts"));
+    let job = dir.ctl_json(&["import", path_str(&songs), path_str(&parts), "--wait", "--json"]);
+    assert_eq!(job["state"], "done", "{job:#}");
+    assert_eq!(job["counts"]["rejected"], 0, "{job:#}");
+    let verify = dir.ctl(&["verify", "--json"]);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "every whole row has its object: {}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    // Every loose copy made its content whole.
+    let db = dir.catalog();
+    assert_eq!(
+        crate::harness::count(&db, "SELECT COUNT(*) FROM files WHERE parent IS NULL"),
+        40 + loose as i64,
+        "songs and loose parts are whole files"
+    );
+}
+
 /// The hex ids of the objects in the store.
 fn object_files(dir: &Dir) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
