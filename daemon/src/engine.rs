@@ -491,8 +491,6 @@ impl Engine {
     }
 }
 
-/// Who runs a job on a shared catalog: this host and data dir, stable across restarts, so a
-/// restarted daemon closes the jobs it left running and no other daemon's.
 /// The data dir's lock file, held by one engine at a time.
 pub const LOCK_FILE: &str = "midid.lock";
 
@@ -510,6 +508,8 @@ fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, EngineError> {
     }
 }
 
+/// Who runs a job on a shared catalog: this host and data dir, stable across restarts, so a
+/// restarted daemon closes the jobs it left running and no other daemon's.
 fn owner_of(data_dir: &Path) -> String {
     let mut host = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.

@@ -191,22 +191,39 @@ pub fn tmpfile_unsupported(e: &io::Error) -> bool {
 }
 
 /// Gives an O_TMPFILE inode its name. An existing object of the same name holds the same bytes
-/// (names are content hashes), so EEXIST is success.
+/// (names are content hashes), so EEXIST is success, and that object's mtime is set to now: an
+/// object a write relied on is then always inside gc's grace period while its row is in flight,
+/// even for a gc whose index cannot know the write's claim (after a crash, a restarted daemon's
+/// index lacks rows whose COMMIT a dead process sent and a PostgreSQL server has yet to apply).
+/// If a gc removed the object between the link and the touch, the link is tried again.
 pub fn link_fd(fd: std::os::fd::RawFd, dest: &Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let src = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(io::Error::other)?;
     let dst = std::ffi::CString::new(dest.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: both are valid NUL-terminated paths for the duration of the call.
-    let rc =
-        unsafe { libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, dst.as_ptr(), libc::AT_SYMLINK_FOLLOW) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EEXIST) {
-        Ok(())
-    } else {
-        Err(e)
+    let mut tries = 0;
+    loop {
+        // SAFETY: both are valid NUL-terminated paths for the duration of the call.
+        let rc = unsafe {
+            libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, dst.as_ptr(), libc::AT_SYMLINK_FOLLOW)
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(e);
+        }
+        // SAFETY: a valid NUL-terminated path; a null `times` means now for both stamps.
+        if unsafe { libc::utimensat(libc::AT_FDCWD, dst.as_ptr(), std::ptr::null(), 0) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        tries += 1;
+        if e.raw_os_error() != Some(libc::ENOENT) || tries == 3 {
+            // The object is there (or was a moment ago, and keeps going): the touch is a margin
+            // for gc, not what makes the write; the claim and `ensure` still guard it.
+            return Ok(());
+        }
     }
 }
 
@@ -242,6 +259,21 @@ mod tests {
         drop(collection);
         assert!(store.collected_since(during), "it ended after the mark, but it ran");
         assert!(!store.collected_since(store.mark()));
+    }
+
+    #[test]
+    fn a_write_that_finds_its_object_there_makes_it_new_for_gc() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let bytes = b"MThd an old stray";
+        let id = crate::dedupe::content_id(bytes);
+        store.write_sync(&id, bytes, 0, 1).unwrap();
+        let path = store.path_of(&id);
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 86_400);
+        fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        store.write_sync(&id, bytes, 0, 2).unwrap();
+        let modified = fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(modified > old + std::time::Duration::from_secs(86_400), "EEXIST refreshed the mtime");
     }
 
     #[test]

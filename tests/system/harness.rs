@@ -55,7 +55,7 @@ impl Dir {
         p
     }
 
-    /// Starts `midid serve` and waits until it answers on its socket.
+    /// Starts `midid serve` and waits until it answers a request.
     pub fn start(&mut self) {
         self.start_with(&[]);
     }
@@ -80,7 +80,9 @@ impl Dir {
         self.daemon = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if UnixStream::connect(self.socket()).is_ok() {
+            // A connect can succeed on the listen backlog before the engine has started (the
+            // socket is bound first); a status reply means the daemon is up, its data dir locked.
+            if UnixStream::connect(self.socket()).is_ok() && self.ctl(&["status", "--json"]).status.success() {
                 return;
             }
             if let Some(Ok(Some(status))) = self.daemon.as_mut().map(|c| c.try_wait()) {

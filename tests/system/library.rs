@@ -73,6 +73,7 @@ fn dupes_finds_every_planted_group_and_no_false_one() {
     }
     let gc = dir.ctl_json(&["gc", "--json"]);
     assert_eq!(gc["removed"], 0, "{gc:#}");
+    assert_eq!(gc["referenced"], objects.len() as u64, "every object is a row's: {gc:#}");
     assert_eq!(object_files(&dir), objects, "gc kept every object");
     let verify = dir.ctl(&["verify", "--json"]);
     assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
@@ -214,6 +215,7 @@ fn parts_have_no_objects_and_exports_make_them_byte_for_byte() {
     age(&dir.object_path(&song_hash), OLD);
     let gc = dir.ctl_json(&["gc", "--json"]);
     assert_eq!(gc["removed"], 0, "{gc:#}");
+    assert_eq!(gc["referenced"], 1, "{gc:#}");
     assert!(dir.object_path(&song_hash).exists(), "gc kept the parts' parent object");
 
     let drive = dir.path("drive");

@@ -599,6 +599,13 @@ fn gc_and_verify_read_a_postgres_catalog() {
     assert_eq!(a["counts"]["parts"], parts as u64, "{a:#}");
     let hex = |bytes: &[u8]| midid::dedupe::to_hex(&midid::dedupe::content_id(bytes));
 
+    // The song's own row and sources go (by hand), so only its parts' rows name its object:
+    // gc must find it through the parents' range.
+    let song_hex = hex(&song);
+    schema.exec(&format!(
+        "DELETE FROM sources WHERE hash = '\\x{song_hex}'::bytea; DELETE FROM files WHERE hash = '\\x{song_hex}'::bytea"
+    ));
+    assert_eq!(schema.count(&format!("SELECT 1 FROM files WHERE parent = '\\x{song_hex}'::bytea")), parts);
     // Everything old enough to collect: the catalogued objects, an object only the other
     // daemon's row names, and a stray no row names.
     for bytes in [&song, &single] {
@@ -608,6 +615,8 @@ fn gc_and_verify_read_a_postgres_catalog() {
     let stray = one.plant(b"MThd stray bytes no row names", OLD);
     let gc = one.ctl_json(&["gc", "--json"]);
     assert_eq!(gc["removed"], 1, "{gc:#}");
+    // Kept because the catalog named them, not because this daemon's index knows them.
+    assert_eq!((gc["referenced"].as_u64(), gc["kept_pending"].as_u64()), (Some(3), Some(0)), "{gc:#}");
     assert_eq!(gc["paths"][0], path_str(&stray), "{gc:#}");
     assert!(!stray.exists());
     for bytes in [&song, &single] {
@@ -618,7 +627,8 @@ fn gc_and_verify_read_a_postgres_catalog() {
     let (code, clean) = one.ctl_json_exit(&["verify", "--json"]);
     assert_eq!(code, Some(0), "{clean:#}");
     assert_eq!(clean["problems"], 0, "{clean:#}");
-    // Three rows need an object (the song, the single, theirs); the parts need none.
+    // Three objects are needed (the song as its parts' parent, the single, theirs); parts
+    // need none.
     assert_eq!(clean["catalogued"], 3, "{clean:#}");
     assert_eq!(clean["objects"], 3, "{clean:#}");
 

@@ -144,6 +144,8 @@ pub enum CatalogError {
     Postgres { op: &'static str, url: String, source: tokio_postgres::Error },
     #[error("{op}: the catalog returned no row")]
     NoRow { op: &'static str },
+    #[error("{op} on catalog {url}: no answer within {secs} s")]
+    Timeout { op: &'static str, url: String, secs: u64 },
     #[error("starting the PostgreSQL client runtime: {0}")]
     Runtime(std::io::Error),
     #[error("catalog {path} is at schema version {found}, newer than this midid knows ({known})")]

@@ -68,6 +68,24 @@ impl PgReader {
         }
     }
 
+    /// One attempt, bounded by `limit`, no reconnect: for callers that hold a lock others wait
+    /// on (gc holds a dedupe stripe) and would rather fail than wait on a lost server or behind
+    /// another session's exclusive lock. A query cut short is dropped by the client; the error
+    /// says how long it was given.
+    fn query_within(
+        &self,
+        op: &'static str,
+        limit: std::time::Duration,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, CatalogError> {
+        let conn = self.conn.borrow();
+        match conn.block_on(async { tokio::time::timeout(limit, conn.client().query(sql, params)).await }) {
+            Ok(rows) => rows.map_err(err(op, conn.url())),
+            Err(_) => Err(CatalogError::Timeout { op, url: redact(conn.url()), secs: limit.as_secs() }),
+        }
+    }
+
     pub fn next_job_id(&mut self) -> Result<u64, CatalogError> {
         let rows = self.query("taking a job id", "SELECT nextval('jobs_id_seq')", &[])?;
         let first = rows.first().ok_or(CatalogError::NoRow { op: "taking a job id" })?;
@@ -81,16 +99,22 @@ impl PgReader {
     }
 
     /// As `sqlite::object_ids_with_prefix`: one fan-out folder's ids, each with whether its
-    /// object must exist. `bytea` compares bytewise, so the same range bounds hold.
-    pub fn object_ids_with_prefix(&self, prefix: u8) -> Result<Vec<(ContentId, bool)>, CatalogError> {
+    /// object must exist. `bytea` compares bytewise, so the same range bounds hold. Bounded by
+    /// `limit` ([`Self::query_within`]): gc and verify must not hang the daemon's shutdown.
+    pub fn object_ids_with_prefix(
+        &self,
+        prefix: u8,
+        limit: std::time::Duration,
+    ) -> Result<Vec<(ContentId, bool)>, CatalogError> {
         const OP: &str = "listing object ids";
         let low = vec![prefix];
         let high: Vec<u8> = match prefix.checked_add(1) {
             Some(next) => vec![next],
             None => vec![0xff; 17],
         };
-        let rows = self.query(
+        let rows = self.query_within(
             OP,
+            limit,
             "SELECT hash, parent IS NULL FROM files WHERE hash >= $1 AND hash < $2
              UNION ALL SELECT DISTINCT parent, true FROM files WHERE parent >= $1 AND parent < $2",
             &[&low, &high],
@@ -108,10 +132,12 @@ impl PgReader {
     }
 
     /// As `sqlite::names_object`: whether a row names `id`'s object, its own or a part's.
-    pub fn names_object(&self, id: &ContentId) -> Result<bool, CatalogError> {
+    /// Bounded by `limit` ([`Self::query_within`]).
+    pub fn names_object(&self, id: &ContentId, limit: std::time::Duration) -> Result<bool, CatalogError> {
         let id = &id[..];
-        let rows = self.query(
+        let rows = self.query_within(
             "looking for an object's rows",
+            limit,
             "SELECT 1 FROM files WHERE hash = $1 OR parent = $1 LIMIT 1",
             &[&id],
         )?;

@@ -510,7 +510,7 @@ pub fn plan(
         let stem = fit(&folder, &w.stem);
         let (stem, adopted) = claim_stem(&folder, &stem, &w.file.hash, patterns, &mut taken, disk);
         let progression = (w.file.role.as_deref() == Some("chords") && convert.is_ok())
-            .then(|| claim_progression(&w.file, &stem, adopted, &mut taken, disk));
+            .then(|| claim_progression(&w.file, &stem, &mut taken, disk));
         entries.push(Entry { file: w.file, folder, stem, convert, progression, unchanged: None, ours: adopted });
     }
     Plan { root: root.to_path_buf(), profile, entries }
@@ -593,30 +593,26 @@ fn claim_stem(
     (last, false)
 }
 
-/// A free progression name for a chord file exported under `stem`. When the stem was adopted
-/// (an earlier export's `.mid` with our bytes is there, and no index said so), a name already on
-/// the drive is taken as that export's progression, as its patterns are: the run leaves an
-/// adopted entry's existing files as they are, and without this a second progression would be
-/// written beside the first under the next name.
-fn claim_progression(
-    f: &FileInfo,
-    stem: &str,
-    adopted: bool,
-    taken: &mut HashSet<String>,
-    disk: &dyn Occupant,
-) -> String {
+/// The names a chord file's progression may have, in order of preference: its stem, then the
+/// stem behind the content's short hash, then the full hash.
+pub fn progression_candidates(f: &FileInfo, stem: &str) -> Vec<String> {
     let category = key_short(f).unwrap_or_else(|| "Chords".to_string());
     let hash8 = &f.hash[..f.hash.len().min(8)];
-    let names = [stem.to_string(), format!("{hash8} {stem}"), f.hash.clone()];
-    let paths: Vec<String> = names
+    [stem.to_string(), format!("{hash8} {stem}"), f.hash.clone()]
         .iter()
         .map(|name| format!("{}/{}", progression::FOLDER, progression::file_name(&category, name)))
-        .filter(|path| !taken.contains(&fold(path)))
-        .collect();
-    let ours = adopted.then(|| paths.iter().find(|path| disk.at(path, "").is_some())).flatten();
-    if let Some(path) = ours.or_else(|| paths.iter().find(|path| disk.at(path, "").is_none())) {
-        taken.insert(fold(path));
-        return path.clone();
+        .collect()
+}
+
+/// A free progression name for a chord file exported under `stem`. A name on the drive is
+/// never taken here, whoever's file it is: an adopted entry's earlier progression is recognised
+/// by its bytes when the run has made them (`run.rs`, `existing_progression`).
+fn claim_progression(f: &FileInfo, stem: &str, taken: &mut HashSet<String>, disk: &dyn Occupant) -> String {
+    for path in progression_candidates(f, stem) {
+        if !taken.contains(&fold(&path)) && disk.at(&path, "").is_none() {
+            taken.insert(fold(&path));
+            return path;
+        }
     }
     let path = format!("{}/{}", progression::FOLDER, progression::file_name("x", &f.hash));
     taken.insert(fold(&path));
@@ -845,26 +841,22 @@ mod tests {
         assert_eq!(a.matches('/').count(), 1);
     }
 
-    /// Regression: an export without the drive's index adopted a chord file's `.mid` but saw
-    /// its own progression as a stranger's, and wrote a second one under the next name.
+    /// A progression name on the drive is never planned over, even for an adopted entry: only
+    /// the run, by comparing bytes, may take an existing one as ours.
     #[test]
-    fn an_adopted_chord_file_keeps_its_progression_and_a_strangers_is_never_taken() {
+    fn a_progression_on_the_drive_is_never_planned_over() {
         let mut f = file("eeeeeeee", "My Chords.mid", "chords");
         f.key_tonic = Some(0);
         f.key_mode = Some("major".into());
         let first = plan(Path::new("/d"), Target::Force, vec![f.clone()], None, None, &Empty);
         let e = &first.entries[0];
         let progression = e.progression.clone().expect("a progression");
-        let on_drive = |mid_ours: bool| {
-            Files([(e.mid_path(), mid_ours), (progression.clone(), false)].into_iter().collect::<HashMap<_, _>>())
-        };
-        let again = plan(Path::new("/d"), Target::Force, vec![f.clone()], None, None, &on_drive(true));
+        let on_drive = Files([(e.mid_path(), true), (progression.clone(), false)].into_iter().collect());
+        let again = plan(Path::new("/d"), Target::Force, vec![f.clone()], None, None, &on_drive);
         assert!(again.entries[0].ours, "our .mid is adopted");
-        assert_eq!(again.entries[0].progression.as_ref(), Some(&progression), "and its progression with it");
-        // A stranger's .mid at our name: nothing there is ours, the progression included.
-        let other = plan(Path::new("/d"), Target::Force, vec![f], None, None, &on_drive(false));
-        assert!(!other.entries[0].ours);
-        assert_ne!(other.entries[0].progression.as_ref(), Some(&progression));
+        let planned = again.entries[0].progression.clone().expect("a progression");
+        assert_ne!(planned, progression);
+        assert_eq!(progression_candidates(&f, &again.entries[0].stem)[..2], [progression, planned]);
     }
 
     #[test]

@@ -280,12 +280,34 @@ fn export_one(
         let display = e.stem.replace('_', " ");
         let text = progression::progression(&score, &drums, e.file.key_tonic, e.file.key_mode.as_deref(), &display);
         if let Some(text) = text {
-            out.put(rel, |tmp| std::fs::write(tmp, text.as_bytes())).map_err(|err| format!("writing {rel}: {err}"))?;
-            entry.progression = Some(rel.clone());
+            if let Some(earlier) = existing_progression(plan, e, rel, text.as_bytes()) {
+                Counters::add(&job.counters.unchanged, 1);
+                entry.progression = Some(earlier);
+            } else {
+                out.put(rel, |tmp| std::fs::write(tmp, text.as_bytes()))
+                    .map_err(|err| format!("writing {rel}: {err}"))?;
+                entry.progression = Some(rel.clone());
+            }
         }
     }
     Counters::add(&job.counters.analyzed, 1);
     Ok(entry)
+}
+
+/// For an adopted entry (our `.mid` found in place with no index to say so): an earlier export's
+/// progression among the entry's other candidate names, recognised by holding exactly `text`.
+/// Without it a second progression would be written beside the first; by bytes, a stranger's
+/// file under one of those names is never taken for ours.
+fn existing_progression(plan: &Plan, e: &Entry, planned: &str, text: &[u8]) -> Option<String> {
+    if !e.ours {
+        return None;
+    }
+    plan::progression_candidates(&e.file, &e.stem).into_iter().filter(|c| c != planned).find(|c| {
+        let path = plan.root.join(c);
+        // A progression is a few kilobytes; anything of another length is not this one.
+        std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == text.len() as u64)
+            && read_capped(&path).is_ok_and(|bytes| bytes == text)
+    })
 }
 
 /// Where one entry's files land.

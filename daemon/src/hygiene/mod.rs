@@ -15,9 +15,10 @@
 //!
 //! Either store works the same way. On PostgreSQL the catalog may also hold rows of other
 //! daemons, each with its own data dir and store (one daemon per data dir: `Engine::start` locks
-//! it): gc keeps whatever any row names, so another daemon's rows only ever keep more here, and
-//! verify reports as missing a row whose object this store lacks, which is what an export from
-//! this daemon would find.
+//! it). gc keeps whatever any row names; what another daemon's writes can change here is only
+//! which rows exist (its whole copy of a content this daemon has as a part makes that row whole),
+//! and either way a row names the objects gc keeps. verify reports as missing a row whose object
+//! this store lacks, which is what an export from this daemon would find.
 
 pub mod gc;
 pub mod verify;
@@ -83,6 +84,12 @@ pub(crate) fn list_objects(store: &ObjectStore, prefix: u8) -> Result<Listing, (
     Ok(listing)
 }
 
+/// How long one PostgreSQL statement of gc or verify may take. gc asks its last question while
+/// holding a dedupe stripe lock that shards and the writer wait on, and shutdown waits for a
+/// walk to reach its next folder: a lost server or another session's exclusive lock on `files`
+/// must cost a failed run, not a stalled daemon. A folder's ids take milliseconds.
+const PG_STATEMENT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The catalog as hygiene reads it, on a connection of its own.
 pub(crate) enum CatalogIds {
     Sqlite { conn: Connection, path: PathBuf },
@@ -103,7 +110,7 @@ impl CatalogIds {
         let ids = match self {
             CatalogIds::Sqlite { conn, path } => sqlite::object_ids_with_prefix(conn, prefix)
                 .map_err(|source| HygieneError::Query { op: "listing ids in", path: path.clone(), source })?,
-            CatalogIds::Postgres(reader) => reader.object_ids_with_prefix(prefix)?,
+            CatalogIds::Postgres(reader) => reader.object_ids_with_prefix(prefix, PG_STATEMENT_LIMIT)?,
         };
         let mut out = HashMap::with_capacity(ids.len());
         for (id, required) in ids {
@@ -113,13 +120,14 @@ impl CatalogIds {
     }
 
     /// Whether a row names `id`'s object now (a fresh statement): its own row or a part's.
-    /// The error is a sentence for a report.
-    pub fn names_object(&self, id: &ContentId) -> Result<bool, String> {
+    pub fn names_object(&self, id: &ContentId) -> Result<bool, HygieneError> {
         match self {
-            CatalogIds::Sqlite { conn, path } => {
-                sqlite::names_object(conn, id).map_err(|e| format!("catalog {}: {e}", path.display()))
-            }
-            CatalogIds::Postgres(reader) => reader.names_object(id).map_err(|e| e.to_string()),
+            CatalogIds::Sqlite { conn, path } => sqlite::names_object(conn, id).map_err(|source| HygieneError::Query {
+                op: "looking for an object's rows in",
+                path: path.clone(),
+                source,
+            }),
+            CatalogIds::Postgres(reader) => Ok(reader.names_object(id, PG_STATEMENT_LIMIT)?),
         }
     }
 }

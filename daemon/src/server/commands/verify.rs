@@ -1,7 +1,7 @@
 //! `verify`: re-hashes every object against its name and lists catalogued objects that are gone.
 //!
 //! Reads the whole store, so it can take minutes: it runs on this connection's own thread, with
-//! its own read-only catalog connection, and holds neither the catalog writer nor the query
+//! its own catalog connection, and holds neither the catalog writer nor the query
 //! connection, so imports, `status` and `search` carry on meanwhile.
 
 use midictl::protocol::Response;
