@@ -9,6 +9,10 @@
 //!   HighwayHash + the same SQLite statements (objects written temp+rename, one syncfs before the
 //!   single commit, so its durability matches ours), and the same musical analysis call.
 //!
+//! Then, alternately over the same rounds: the same files packed into nested archives against
+//! the loose files, and the library's work (split and fingerprints) against `midid` with both
+//! off (`MIDID_SPLIT=false MIDID_FINGERPRINTS=false`).
+//!
 //! It prints files/s for both and the ratio, and the peak RSS of `midid`. With
 //! `MIDID_BENCH_RSS_FILES=200000` it also imports a corpus of that size and compares peak RSS
 //! (the memory-flatness check). Never a timed assertion: figures are printed, not judged.
@@ -263,21 +267,29 @@ fn main() {
     packed_ratios.sort_by(f64::total_cmp);
     println!("median: packed at {:.0} % of loose files/s", packed_ratios[packed_ratios.len() / 2] * 100.0);
 
-    // Splitting songs into parts (each part hashed, analysed and written like a file) against
-    // the same pipeline without it, alternately.
-    println!("{:<8} {:>10} {:>12} {:>10} {:>8}", "round", "split f/s", "no-split f/s", "split/none", "parts");
+    // The library's per-file work, splitting songs into parts (each part hashed, analysed and
+    // catalogued like a file) and the musical fingerprints of every file and part, against the
+    // same pipeline without either, alternately.
+    println!("{:<8} {:>10} {:>12} {:>10} {:>8}", "round", "library f/s", "without f/s", "ratio", "parts");
     let mut split_ratios = Vec::new();
     for r in 1..=rounds {
         drop_caches();
-        let s = run_midid(&corpus, &runs.join(format!("split-{r}")));
+        let s = run_midid(&corpus, &runs.join(format!("library-{r}")));
         drop_caches();
-        let n = run_midid_env(&corpus, &runs.join(format!("nosplit-{r}")), &[("MIDID_SPLIT", "false")]);
+        let n = run_midid_env(
+            &corpus,
+            &runs.join(format!("plain-{r}")),
+            &[("MIDID_SPLIT", "false"), ("MIDID_FINGERPRINTS", "false")],
+        );
         let (sr, nr) = (s.files as f64 / s.secs, n.files as f64 / n.secs);
         split_ratios.push(sr / nr);
         println!("{r:<8} {sr:>10.0} {nr:>12.0} {:>9.0} % {:>8}", sr / nr * 100.0, s.job["counts"]["parts"]);
     }
     split_ratios.sort_by(f64::total_cmp);
-    println!("median: with split at {:.0} % of files/s without", split_ratios[split_ratios.len() / 2] * 100.0);
+    println!(
+        "median: with split and fingerprints at {:.0} % of files/s without",
+        split_ratios[split_ratios.len() / 2] * 100.0
+    );
 
     let big = env_usize("MIDID_BENCH_RSS_FILES", 0);
     if big > 0 {

@@ -48,6 +48,10 @@ struct Common {
     /// Split multi-part files into one catalogued part per track or channel (default true).
     #[arg(long, env = "MIDID_SPLIT")]
     split: Option<bool>,
+    /// Compute musical fingerprints, which `dupes` tiers 1-3 group by (default true). Off, only
+    /// exact copies are found.
+    #[arg(long, env = "MIDID_FINGERPRINTS")]
+    fingerprints: Option<bool>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -245,7 +249,11 @@ fn engine_config(common: &Common) -> Result<(EngineConfig, FileConfig)> {
         shards: common.shards.or(file.shards),
         force_epoll,
         limits: file.limits(),
-        tuning: ShardTuning { split: common.split.unwrap_or(file.split.unwrap_or(true)), ..file.tuning() },
+        tuning: ShardTuning {
+            split: common.split.unwrap_or(file.split.unwrap_or(true)),
+            fingerprints: common.fingerprints.unwrap_or(file.fingerprints.unwrap_or(true)),
+            ..file.tuning()
+        },
         rename: file.rename.unwrap_or(false),
         rename_template: file
             .rename_template

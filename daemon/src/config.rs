@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub archive: Option<crate::unpack::ArchiveLimits>,
     /// Split multi-part files into parts (`library::split`); default true.
     pub split: Option<bool>,
+    /// Compute musical fingerprints (duplicate tiers 1-3); default true.
+    pub fingerprints: Option<bool>,
     /// Seconds between the daemon's own gc runs (`hygiene/gc.rs`); 0 turns them off.
     pub gc_interval_s: Option<u64>,
     /// Exports name files by `rename_template` without being asked (`--rename`); default false.

@@ -127,7 +127,7 @@ pub fn run(labels: &[PathBuf], dir: &Path, key_profiles: u8) -> Result<Report> {
                 report.unreadable += 1;
                 continue;
             };
-            let a = analysis::analyze_with(&score, &row.path, facts.duration_ticks, key_profiles);
+            let a = analysis::analyze_with(&score, &row.path, facts.duration_ticks, key_profiles, true);
             analysis_time += t.elapsed().as_secs_f64();
             report.files += 1;
             score_row(&mut report, &row, &a, !score.key_sigs.is_empty());

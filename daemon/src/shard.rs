@@ -89,6 +89,8 @@ pub struct ShardTuning {
     pub batch_age: Duration,
     /// Split new multi-part files into parts (`library::split`).
     pub split: bool,
+    /// Compute the musical fingerprints (`analysis::fingerprints`) that duplicate tiers 1-3 group by.
+    pub fingerprints: bool,
 }
 
 impl Default for ShardTuning {
@@ -99,6 +101,7 @@ impl Default for ShardTuning {
             batch_rows: 512,
             batch_age: Duration::from_millis(100),
             split: true,
+            fingerprints: true,
         }
     }
 }
@@ -591,6 +594,7 @@ impl Shard {
             Some(Known::Committed | Known::Pending) | None => {}
         }
         let limits = shared.limits.midi;
+        let fingerprints = shared.tuning.fingerprints;
         let arena = &self.arena;
         // midly is fuzzed but still third-party code fed hostile bytes, and the analysis reads
         // the same bytes: a panic in either must cost one file, not a shard.
@@ -598,7 +602,9 @@ impl Shard {
             midi::parse(bytes, &limits, arena).map(|facts| {
                 // SMPTE-timed files have no beats to analyse; the parse's facts stand alone.
                 let analysis = match facts.timing {
-                    midi::Timing::Metrical { .. } => analysis::analyze(bytes, path, facts.duration_ticks, arena),
+                    midi::Timing::Metrical { .. } => {
+                        analysis::analyze_import(bytes, path, facts.duration_ticks, arena, fingerprints)
+                    }
                     midi::Timing::Timecode { .. } => None,
                 };
                 Described { facts, analysis }

@@ -81,6 +81,26 @@ fn dupes_finds_every_planted_group_and_no_false_one() {
     assert_eq!(refused.status.code(), Some(1), "unknown fields are refused, not ignored");
 }
 
+/// `--fingerprints false`: the same planted corpus yields exact-copy groups only, and the rows
+/// carry no fingerprint (the benchmark's "without" side; a user's faster import).
+#[test]
+fn without_fingerprints_only_exact_copies_are_grouped() {
+    let mut dir = Dir::new();
+    let root = dir.path("planted");
+    let planted = plant(&root, 11, 2).expect("planting");
+    dir.start_with(&["--fingerprints", "false"]);
+    let job = dir.ctl_json(&["import", path_str(&root), "--wait", "--json"]);
+    assert_eq!(job["state"], "done", "{job:#}");
+    assert_eq!(job["counts"]["discovered"], planted.files as u64);
+    let groups = dir.ctl_json(&["dupes", "--limit", "1000", "--json"]);
+    let tiers: BTreeSet<u64> = groups.as_array().into_iter().flatten().filter_map(|g| g["tier"].as_u64()).collect();
+    assert!(planted.groups.iter().any(|p| p.tier == 0), "the corpus has exact copies");
+    assert_eq!(tiers, BTreeSet::from([0]), "{groups:#}");
+    let db = dir.catalog();
+    assert_eq!(crate::harness::count(&db, "SELECT COUNT(*) FROM files WHERE fingerprint IS NOT NULL"), 0);
+    assert!(crate::harness::count(&db, "SELECT COUNT(*) FROM files WHERE key IS NOT NULL") > 0, "analysis ran");
+}
+
 #[test]
 fn rename_lists_template_names_and_refuses_unknown_fields() {
     let mut dir = Dir::new();
