@@ -206,14 +206,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             // Asked before the minutes of generating, which a data dir in use would waste; the
             // engine takes the lock for real when it starts.
             std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
-            let lock = cfg.data_dir.join(crate::engine::LOCK_FILE);
-            if crate::lockfile::try_exclusive(&lock).with_context(|| format!("locking {}", lock.display()))?.is_none() {
-                anyhow::bail!(
-                    "data dir {} is in use by another midid (its lock file {} is held)",
-                    cfg.data_dir.display(),
-                    lock.display()
-                );
-            }
+            drop(crate::engine::lock_data_dir(&cfg.data_dir)?);
             if !corpus.exists() {
                 let spec = GenSpec { count, duplicate_share: 0.5, damaged_share: 0.01, seed: 1 };
                 eprintln!("generating {count} demo files in {} ...", corpus.display());

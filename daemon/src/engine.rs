@@ -499,7 +499,7 @@ pub const LOCK_FILE: &str = "midid.lock";
 /// rests on knows only this process's claims (`hygiene/gc.rs`), a PostgreSQL catalog's jobs are
 /// owned by the data dir (`owner_of`) and a second daemon's start would fail the first one's, and
 /// the embedded catalog has one writer. A crash leaves no lock behind (`lockfile.rs`).
-fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, EngineError> {
+pub fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, EngineError> {
     let lock = data_dir.join(LOCK_FILE);
     match crate::lockfile::try_exclusive(&lock) {
         Ok(Some(file)) => Ok(file),

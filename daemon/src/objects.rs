@@ -218,11 +218,14 @@ pub fn link_fd(fd: std::os::fd::RawFd, dest: &Path) -> io::Result<()> {
             return Ok(());
         }
         let e = io::Error::last_os_error();
-        tries += 1;
-        if e.raw_os_error() != Some(libc::ENOENT) || tries == 3 {
-            // The object is there (or was a moment ago, and keeps going): the touch is a margin
-            // for gc, not what makes the write; the claim and `ensure` still guard it.
+        if e.raw_os_error() != Some(libc::ENOENT) {
+            // The object is there: the touch is a margin for gc, not what makes the write.
             return Ok(());
+        }
+        // Gone between the link and the touch: link again, a few times, then say so.
+        tries += 1;
+        if tries == 3 {
+            return Err(e);
         }
     }
 }

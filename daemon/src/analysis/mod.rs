@@ -336,24 +336,20 @@ pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, Option<
 fn canonical_notes(score: &Score, drum_parts: &[(u16, u8)]) -> Vec<(u64, bool, u8, u64)> {
     let ppq = u64::from(score.ppq.max(1));
     let q = |t: u64| (t.saturating_mul(48).saturating_add(ppq / 2)) / ppq;
-    let mut canon: Vec<(u64, bool, u8, u64)> = score
-        .notes
-        .iter()
-        .map(|n| (q(n.on), drum_parts.binary_search(&(n.track, n.ch)).is_ok(), n.pitch, q(n.ticks()).max(1)))
-        .collect();
-    let packable = canon.iter().all(|&(on, _, pitch, len)| on <= u64::from(u32::MAX) && pitch < 128 && len < 1 << 24);
-    if !packable {
-        canon.sort_unstable();
-        return canon;
+    let canon =
+        |n: &score::Note| (q(n.on), drum_parts.binary_search(&(n.track, n.ch)).is_ok(), n.pitch, q(n.ticks()).max(1));
+    let mut keys: Vec<u64> = Vec::with_capacity(score.notes.len());
+    for n in &score.notes {
+        let (on, drum, pitch, len) = canon(n);
+        if on > u64::from(u32::MAX) || pitch >= 128 || len >= 1 << 24 {
+            let mut tuples: Vec<(u64, bool, u8, u64)> = score.notes.iter().map(canon).collect();
+            tuples.sort_unstable();
+            return tuples;
+        }
+        keys.push(on << 32 | u64::from(drum) << 31 | u64::from(pitch) << 24 | len);
     }
-    let mut keys: Vec<u64> = canon
-        .iter()
-        .map(|&(on, drum, pitch, len)| on << 32 | u64::from(drum) << 31 | u64::from(pitch) << 24 | len)
-        .collect();
     keys.sort_unstable();
-    canon.clear();
-    canon.extend(keys.iter().map(|&k| (k >> 32, k >> 31 & 1 == 1, (k >> 24 & 0x7f) as u8, k & 0xff_ffff)));
-    canon
+    keys.iter().map(|&k| (k >> 32, k >> 31 & 1 == 1, (k >> 24 & 0x7f) as u8, k & 0xff_ffff)).collect()
 }
 
 fn gcd(a: u64, b: u64) -> u64 {

@@ -80,6 +80,8 @@ impl PgReader {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, CatalogError> {
         let conn = self.conn.borrow();
+        // The timer is made inside the block: `timeout` registers with the runtime's timer when
+        // it is created, and out here no runtime is entered (it panics).
         match conn.block_on(async { tokio::time::timeout(limit, conn.client().query(sql, params)).await }) {
             Ok(rows) => rows.map_err(err(op, conn.url())),
             Err(_) => Err(CatalogError::Timeout { op, url: redact(conn.url()), secs: limit.as_secs() }),
@@ -107,11 +109,7 @@ impl PgReader {
         limit: std::time::Duration,
     ) -> Result<Vec<(ContentId, bool)>, CatalogError> {
         const OP: &str = "listing object ids";
-        let low = vec![prefix];
-        let high: Vec<u8> = match prefix.checked_add(1) {
-            Some(next) => vec![next],
-            None => vec![0xff; 17],
-        };
+        let (low, high) = super::sqlite::prefix_bounds(prefix);
         let rows = self.query_within(
             OP,
             limit,

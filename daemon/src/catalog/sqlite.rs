@@ -134,6 +134,17 @@ pub fn names_object(conn: &Connection, id: &ContentId) -> rusqlite::Result<bool>
     conn.prepare_cached("SELECT 1 FROM files WHERE hash = ?1 OR parent = ?1")?.exists(params![&id[..]])
 }
 
+/// The half-open range of 16-byte ids whose first byte is `prefix`, as blobs (both stores compare
+/// them bytewise): `[prefix]` up to `[prefix + 1]`, or, after `ff`, the 17-byte blob of 0xff that
+/// every 16-byte id is below.
+pub fn prefix_bounds(prefix: u8) -> (Vec<u8>, Vec<u8>) {
+    let high = match prefix.checked_add(1) {
+        Some(next) => vec![next],
+        None => vec![0xff; 17],
+    };
+    (vec![prefix], high)
+}
+
 /// The ids whose first byte is `prefix` that the catalog names objects by: one fan-out folder's
 /// worth, so `hygiene` holds 1/256 of the catalog's ids at a time. Each comes with whether its
 /// object must exist: a whole file's and a parent's must; a part's need not (it is made from its
@@ -141,11 +152,7 @@ pub fn names_object(conn: &Connection, id: &ContentId) -> rusqlite::Result<bool>
 /// index and on `files_parent`: a blob compares bytewise, and a 16-byte id is below the 17-byte
 /// blob of 0xff, the bound after `ff`.
 pub fn object_ids_with_prefix(conn: &Connection, prefix: u8) -> rusqlite::Result<Vec<(ContentId, bool)>> {
-    let low = [prefix];
-    let high: Vec<u8> = match prefix.checked_add(1) {
-        Some(next) => vec![next],
-        None => vec![0xff; 17],
-    };
+    let (low, high) = prefix_bounds(prefix);
     let mut stmt = conn.prepare_cached(
         "SELECT hash, parent IS NULL FROM files WHERE hash >= ?1 AND hash < ?2
          UNION ALL SELECT DISTINCT parent, 1 FROM files WHERE parent >= ?1 AND parent < ?2",

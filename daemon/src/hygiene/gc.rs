@@ -40,9 +40,11 @@
 //! index knows only this daemon's), and objects modified within the grace period are kept
 //! whatever the index says. A write that finds its object in place refreshes the object's mtime
 //! (`objects::link_fd`), so the grace period also covers a row the index cannot know of: one a
-//! crashed daemon sent to a PostgreSQL server that commits it after the restart read the ids. A dry run takes no
-//! lock and removes nothing: its list is what a run at that moment would remove. An orphan whose
-//! 46-bit fingerprint equals a catalogued content's reads as known and is kept: conservative.
+//! crashed daemon sent to a PostgreSQL server that commits it after the restart read the ids.
+//!
+//! A dry run takes no lock and removes nothing: its list is what a run at that moment would
+//! remove. An orphan whose 46-bit fingerprint equals a catalogued content's reads as known and is
+//! kept: conservative.
 //!
 //! Temp files: named ones exist only while the temp-and-rename fallback writes an object
 //! (milliseconds), spills are unlinked at once, so one older than the grace period is a leftover.
@@ -52,11 +54,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use midictl::protocol::GcReport;
+
 use super::{list_objects, push_capped, CatalogIds, HygieneError};
 use crate::catalog::Location;
 use crate::dedupe::{ContentId, DedupeIndex};
 use crate::objects::ObjectStore;
-use midictl::protocol::GcReport;
 
 /// Objects and temp files modified this recently are kept. Not what makes gc safe during an
 /// import (see the module doc); a margin for writers the index cannot see.
