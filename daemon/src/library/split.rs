@@ -15,7 +15,10 @@
 //! `tests/system/library.rs` checks it).
 //!
 //! Events are read with the same lenient iterator the analysis uses (a damaged track ends at the
-//! damage) and encoded by midly's writer (running status where it applies, as the reader expects).
+//! damage) and encoded here exactly as midly's writer encodes them (running status where it
+//! applies, as the reader expects): parts were first written by midly's writer, and a part's
+//! content id is its bytes' hash, so the bytes must not change (midly's writer is the tests'
+//! oracle). The conductor track is encoded once and copied into every part.
 //!
 //! Limits, so one file cannot turn into gigabytes: a file with more than [`MAX_PARTS`] parts is
 //! not split (a cut would lose notes), and neither is one whose parts would total more than
@@ -47,6 +50,8 @@ pub const MAX_GROWTH: usize = 4;
 
 struct Track<'a> {
     events: Vec<(u64, TrackEvent<'a>)>,
+    /// The track's body length, to size a part's buffer.
+    bytes: usize,
     end: u64,
     notes_per_channel: [u32; 16],
     label: String,
@@ -65,7 +70,10 @@ fn is_conductor(kind: &TrackEventKind) -> bool {
 }
 
 fn read_track(body: &[u8]) -> Track<'_> {
-    let mut t = Track { events: Vec::new(), end: 0, notes_per_channel: [0; 16], label: String::new() };
+    // Most events take 3 or 4 bytes (delta, status or running status, data); a huge track
+    // grows its vector as it goes instead of reserving for its claimed length up front.
+    let events = Vec::with_capacity((body.len() / 3 + 1).min(1 << 14));
+    let mut t = Track { events, bytes: body.len(), end: 0, notes_per_channel: [0; 16], label: String::new() };
     let mut name = None;
     let mut instrument = None;
     let mut tick = 0u64;
@@ -142,11 +150,15 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
     // Stable: events at one tick keep their file order.
     conductor.sort_by_key(|(t, _)| *t);
     let conductor_end = conductor.last().map_or(0, |(t, _)| *t);
-    let Some(conductor) = with_deltas(&conductor, conductor_end) else { return Vec::new() };
     // Each conductor event takes at most 9 bytes written (delta, status, type, length, data of a
     // tempo or signature): a bound on what copying it into every part costs.
     let budget = bytes.len().saturating_mul(MAX_GROWTH).saturating_add(64 << 10);
     if conductor.len().saturating_mul(9).saturating_mul(plan.len()) > budget {
+        return Vec::new();
+    }
+    // The conductor chunk is the same in every part: encoded once, copied into each.
+    let mut conductor_chunk = Vec::with_capacity(16 + conductor.len() * 8);
+    if !encode_track(&mut conductor_chunk, conductor.iter(), conductor_end) {
         return Vec::new();
     }
     let mut total = 0usize;
@@ -154,28 +166,20 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
     let mut parts = Vec::with_capacity(plan.len());
     for (n, (ti, channel)) in plan.into_iter().enumerate() {
         let track = &tracks[ti];
-        let own: Vec<(u64, TrackEvent)> = track
-            .events
-            .iter()
-            .filter(|(_, e)| match (&e.kind, channel) {
-                (k, _) if is_conductor(k) => false,
-                (TrackEventKind::Midi { channel: c, .. }, Some(want)) => c.as_int() == want,
-                (TrackEventKind::Meta(_), Some(_)) => true,
-                (_, Some(_)) => false,
-                (_, None) => true,
-            })
-            .copied()
-            .collect();
-        let Some(own) = with_deltas(&own, track.end) else { return Vec::new() };
-        let header = Header::new(Format::Parallel, midly::Timing::Metrical(midly::num::u15::new(96)));
-        let mut out = Vec::with_capacity(64 + own.len() * 4 + conductor.len() * 6);
-        if midly::write_std(&header, [conductor.iter(), own.iter()], &mut out).is_err() {
+        let own = track.events.iter().filter(|(_, e)| match (&e.kind, channel) {
+            (k, _) if is_conductor(k) => false,
+            (TrackEventKind::Midi { channel: c, .. }, Some(want)) => c.as_int() == want,
+            (TrackEventKind::Meta(_), Some(_)) => true,
+            (_, Some(_)) => false,
+            (_, None) => true,
+        });
+        let mut out = Vec::with_capacity(HEADER.len() + conductor_chunk.len() + 16 + track.bytes * 5 / 4);
+        out.extend_from_slice(&HEADER);
+        // The parent's division, byte for byte (SMPTE divisions included).
+        out.extend_from_slice(&division);
+        out.extend_from_slice(&conductor_chunk);
+        if !encode_track(&mut out, own, track.end) {
             return Vec::new();
-        }
-        // midly's header is 14 bytes with the division last: put the parent's back, byte for
-        // byte (SMPTE divisions included, which midly's `Timing` cannot always express).
-        if let Some(d) = out.get_mut(12..14) {
-            d.copy_from_slice(&division);
         }
         total += out.len();
         if total > budget {
@@ -186,24 +190,118 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
     parts
 }
 
+/// A format-1 header of two tracks, less its division.
+const HEADER: [u8; 12] = *b"MThd\0\0\0\x06\0\x01\0\x02";
+
+/// Appends one `MTrk` chunk: the events at their absolute ticks, with deltas recomputed and an
+/// end-of-track at `end`, encoded exactly as midly's writer encodes them (running status for
+/// channel messages, cancelled by any other event), so a part's bytes, and so its content id,
+/// do not depend on which of the two writes it. False when a gap does not fit a delta (2^28
+/// ticks: a file no part is worth making of).
+///
+/// Channel messages, nearly all of a part, are written here; the few meta and SysEx events go
+/// through midly's own writer one at a time.
+fn encode_track<'a, 'e: 'a>(
+    out: &mut Vec<u8>,
+    events: impl Iterator<Item = &'a (u64, TrackEvent<'e>)>,
+    end: u64,
+) -> bool {
+    let start = out.len();
+    out.extend_from_slice(b"MTrk\0\0\0\0");
+    let mut running: Option<u8> = None;
+    let mut last = 0u64;
+    let mut scratch = Vec::new();
+    let mut put = |tick: u64, kind: TrackEventKind| -> bool {
+        let Some(delta) = u32::try_from(tick.saturating_sub(last)).ok().filter(|d| *d <= u28::max_value().as_int())
+        else {
+            return false;
+        };
+        last = last.max(tick);
+        write_varlen(out, delta);
+        match kind {
+            TrackEventKind::Midi { channel, message } => {
+                let (nibble, data, len) = midi_data(message);
+                let status = nibble << 4 | channel.as_int();
+                if running != Some(status) {
+                    out.push(status);
+                    running = Some(status);
+                }
+                out.extend_from_slice(&data[..len]);
+                true
+            }
+            other => {
+                running = None;
+                midly_event(out, other, &mut scratch)
+            }
+        }
+    };
+    for (tick, ev) in events {
+        if !put(*tick, ev.kind) {
+            return false;
+        }
+    }
+    // At the track's end, or right after its last event (a gap saturates to delta 0).
+    if !put(end, TrackEventKind::Meta(MetaMessage::EndOfTrack)) {
+        return false;
+    }
+    let Ok(len) = u32::try_from(out.len() - start - 8) else { return false };
+    out[start + 4..start + 8].copy_from_slice(&len.to_be_bytes());
+    true
+}
+
+/// A channel message's status nibble and data bytes, as midly writes them.
+fn midi_data(m: midly::MidiMessage) -> (u8, [u8; 2], usize) {
+    use midly::MidiMessage as M;
+    match m {
+        M::NoteOff { key, vel } => (0x8, [key.as_int(), vel.as_int()], 2),
+        M::NoteOn { key, vel } => (0x9, [key.as_int(), vel.as_int()], 2),
+        M::Aftertouch { key, vel } => (0xA, [key.as_int(), vel.as_int()], 2),
+        M::Controller { controller, value } => (0xB, [controller.as_int(), value.as_int()], 2),
+        M::ProgramChange { program } => (0xC, [program.as_int(), 0], 1),
+        M::ChannelAftertouch { vel } => (0xD, [vel.as_int(), 0], 1),
+        M::PitchBend { bend } => {
+            let raw = bend.0.as_int();
+            (0xE, [(raw & 0x7F) as u8, (raw >> 7) as u8], 2)
+        }
+    }
+}
+
+/// Appends a meta, SysEx or escape event (no delta) as midly writes it: a one-event track
+/// written by midly into `scratch`, its delta-0 byte and chunk framing cut off. Such an event
+/// cancels running status, so its bytes do not depend on what came before it.
+fn midly_event(out: &mut Vec<u8>, kind: TrackEventKind, scratch: &mut Vec<u8>) -> bool {
+    scratch.clear();
+    let ev = [TrackEvent { delta: u28::new(0), kind }];
+    let header = Header::new(Format::SingleTrack, midly::Timing::Metrical(midly::num::u15::new(96)));
+    if midly::write_std(&header, [ev.iter()], &mut *scratch).is_err() {
+        return false;
+    }
+    // 14 header bytes, 8 chunk bytes, the delta 0.
+    match scratch.get(23..) {
+        Some(body) => {
+            out.extend_from_slice(body);
+            true
+        }
+        None => false,
+    }
+}
+
+/// A delta as midly writes it: big-endian groups of 7 bits, no leading zero groups.
+fn write_varlen(out: &mut Vec<u8>, v: u32) {
+    let mut started = false;
+    for i in (0..4).rev() {
+        let byte = ((v >> (i * 7)) & 0x7F) as u8;
+        if started || byte != 0 || i == 0 {
+            started = true;
+            out.push(if i == 0 { byte } else { byte | 0x80 });
+        }
+    }
+}
+
 /// The part of `parent` whose bytes hash to `id`, made again: parts are catalogued without an
 /// object of their own, and `split` is a pure function of the parent's bytes.
 pub fn find_part(parent: &[u8], id: &ContentId) -> Option<Vec<u8>> {
     split(parent).into_iter().find(|p| content_id(&p.bytes) == *id).map(|p| p.bytes)
-}
-
-/// Events with their deltas recomputed from absolute ticks, ending with an end-of-track at
-/// `end`. None when a gap does not fit a delta (2^28 ticks: a file no part is worth making of).
-fn with_deltas<'a>(events: &[(u64, TrackEvent<'a>)], end: u64) -> Option<Vec<TrackEvent<'a>>> {
-    let mut out = Vec::with_capacity(events.len() + 1);
-    let mut last = 0u64;
-    let eot = TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) };
-    for &(tick, ev) in events.iter().chain(std::iter::once(&(end.max(last), eot))) {
-        let delta = u32::try_from(tick.saturating_sub(last)).ok().filter(|d| *d <= u28::max_value().as_int())?;
-        last = last.max(tick);
-        out.push(TrackEvent { delta: u28::new(delta), kind: ev.kind });
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -367,6 +465,157 @@ mod tests {
             (0..8u8).flat_map(|i| [(0u32, vec![0x90, 60 + i, 90]), (48, vec![0x80, 60 + i, 0])]).collect();
         let run: Vec<(u32, &[u8])> = run.iter().map(|(d, e)| (*d, e.as_slice())).collect();
         assert!(shape_of(&smf(0, 96, &[&run])).is_some(), "a line of eight notes has a shape");
+    }
+
+    /// The split as first written, through midly's writer: the oracle for the encoder above.
+    /// Parts catalogued by it are found again on export by splitting their parent and hashing
+    /// (`find_part`), so the bytes must not change.
+    fn split_by_midly(bytes: &[u8], ti: usize, channel: Option<u8>) -> Vec<u8> {
+        fn with_deltas<'a>(events: &[(u64, TrackEvent<'a>)], end: u64) -> Vec<TrackEvent<'a>> {
+            let mut out = Vec::new();
+            let mut last = 0u64;
+            let eot = TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) };
+            for &(tick, ev) in events.iter().chain(std::iter::once(&(end.max(last), eot))) {
+                let delta = u32::try_from(tick.saturating_sub(last)).expect("fits");
+                last = last.max(tick);
+                out.push(TrackEvent { delta: u28::new(delta), kind: ev.kind });
+            }
+            out
+        }
+        let hlen = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+        let mut tracks = Vec::new();
+        let mut pos = 8 + hlen;
+        while pos + 8 <= bytes.len() {
+            let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
+            let body_end = (pos + 8 + len).min(bytes.len());
+            if &bytes[pos..pos + 4] == b"MTrk" {
+                tracks.push(read_track(&bytes[pos + 8..body_end]));
+            }
+            pos = body_end;
+        }
+        let mut conductor: Vec<(u64, TrackEvent)> =
+            tracks.iter().flat_map(|t| t.events.iter().filter(|(_, e)| is_conductor(&e.kind)).copied()).collect();
+        conductor.sort_by_key(|(t, _)| *t);
+        let conductor = with_deltas(&conductor, conductor.last().map_or(0, |(t, _)| *t));
+        let own: Vec<(u64, TrackEvent)> = tracks[ti]
+            .events
+            .iter()
+            .filter(|(_, e)| match (&e.kind, channel) {
+                (k, _) if is_conductor(k) => false,
+                (TrackEventKind::Midi { channel: c, .. }, Some(want)) => c.as_int() == want,
+                (TrackEventKind::Meta(_), Some(_)) => true,
+                (_, Some(_)) => false,
+                (_, None) => true,
+            })
+            .copied()
+            .collect();
+        let own = with_deltas(&own, tracks[ti].end);
+        let header = Header::new(Format::Parallel, midly::Timing::Metrical(midly::num::u15::new(96)));
+        let mut out = Vec::new();
+        midly::write_std(&header, [conductor.iter(), own.iter()], &mut out).expect("writes");
+        out[12..14].copy_from_slice(&bytes[12..14]);
+        out
+    }
+
+    fn assert_bytes_as_midly_wrote_them(file: &[u8]) -> usize {
+        let parts = split(file);
+        for p in &parts {
+            let want = split_by_midly(file, usize::from(p.track), p.channel);
+            assert_eq!(p.bytes, want, "part {} of a {}-byte file", p.index, file.len());
+        }
+        parts.len()
+    }
+
+    /// Regression guard for the split's own encoder: every kind of event, running status across
+    /// metas and SysEx, deltas of one to four bytes, metas midly normalizes (a short track
+    /// number, a key signature's mode byte), an SMPTE offset in the conductor, on a format-1
+    /// and a format-0 file; then generated files and random event streams.
+    #[test]
+    fn parts_are_byte_for_byte_what_midly_writes() {
+        let conductor: &[(u32, &[u8])] = &[
+            (0, TEMPO),
+            (0, METER),
+            (0, &[0xff, 0x54, 5, 0x61, 0, 0, 0, 0]),
+            (0, &[0xff, 0x59, 2, 0xfd, 7]),
+            (0x80, &[0xff, 0x51, 3, 0x06, 0x1a, 0x80]),
+        ];
+        let busy: &[(u32, &[u8])] = &[
+            (0, b"\xff\x00\x00"),
+            (0, b"\xff\x00\x03\x00\x07\x09"),
+            (0, b"\xff\x03\x04Lead"),
+            (0, b"\xff\x04\x03Sax"),
+            (0, &[0xff, 0x20, 1, 3]),
+            (0, &[0xff, 0x21, 1, 1]),
+            (0, &[0xc3, 65]),
+            (0, &[0xb3, 7, 100]),
+            (0, &[0x93, 60, 90]),
+            (0, &[61, 80]),
+            (0x7f, &[0xe3, 0x00, 0x40]),
+            (0x80, &[0xa3, 60, 30]),
+            (0x3fff, &[0xd3, 20]),
+            (0x4000, b"\xff\x01\x02hi"),
+            (0, &[0x83, 60, 0]),
+            (0, &[0xf0, 3, 0x7e, 0x09, 0xf7]),
+            (0x1f_ffff, &[0x83, 61, 0]),
+            (0x20_0000, &[0xf7, 2, 0xf8, 0xfa]),
+            (0, &[0x93, 62, 1]),
+            (1, b"\xff\x7f\x03\x00\x00\x41"),
+            (1, b"\xff\x60\x01\x05"),
+            (1, b"\xff\x05\x01a"),
+            (1, &[0x83, 62, 64]),
+        ];
+        let bass: &[(u32, &[u8])] = &[(0, &[0x91, 40, 100]), (96, &[0x81, 40, 0]), (0, &[0x92, 50, 100])];
+        assert_eq!(assert_bytes_as_midly_wrote_them(&smf(1, 480, &[conductor, busy, bass])), 2);
+        let mut flat: Vec<(u32, &[u8])> = conductor.to_vec();
+        flat.extend_from_slice(busy);
+        flat.extend_from_slice(bass);
+        assert_eq!(assert_bytes_as_midly_wrote_them(&smf(0, 0xE728, &[&flat])), 3);
+
+        let mut split_files = 0;
+        for seed in 0..40u64 {
+            for kind in 0..5 {
+                split_files += usize::from(assert_bytes_as_midly_wrote_them(&crate::gen::midi_bytes(kind, seed)) > 0);
+            }
+        }
+        assert!(split_files >= 40, "songs have several parts: {split_files}");
+
+        // Random streams: channel messages of every kind on a few channels, with metas and SysEx
+        // between them, on two to four tracks or one.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for round in 0..200 {
+            let mut tracks: Vec<Vec<(u32, Vec<u8>)>> = Vec::new();
+            for _ in 0..1 + next(4) {
+                let mut t = Vec::new();
+                for _ in 0..next(60) {
+                    let delta = [0, 0, 1, 96, 0x90, 0x5000, 0x1f_ffff][next(7) as usize] as u32;
+                    let ch = next(3) as u8;
+                    let ev = match next(10) {
+                        0 => vec![0x80 | ch, next(128) as u8, next(128) as u8],
+                        1..=3 => vec![0x90 | ch, next(128) as u8, next(128) as u8],
+                        4 => vec![0xb0 | ch, next(128) as u8, next(128) as u8],
+                        5 => vec![0xc0 | ch, next(128) as u8],
+                        6 => vec![0xe0 | ch, next(128) as u8, next(128) as u8],
+                        7 => vec![0xff, 0x01, 1, b'x'],
+                        8 => vec![0xf0, 2, 1, 0xf7],
+                        _ => TEMPO.to_vec(),
+                    };
+                    t.push((delta, ev));
+                }
+                tracks.push(t);
+            }
+            let refs: Vec<Vec<(u32, &[u8])>> =
+                tracks.iter().map(|t| t.iter().map(|(d, e)| (*d, e.as_slice())).collect()).collect();
+            let refs: Vec<&[(u32, &[u8])]> = refs.iter().map(Vec::as_slice).collect();
+            let format = if refs.len() == 1 { 0 } else { 1 };
+            let file = smf(format, 96 + round, &refs);
+            assert_bytes_as_midly_wrote_them(&file);
+        }
     }
 
     /// The property on generated files of every kind: the parts' notes are the parent's.
