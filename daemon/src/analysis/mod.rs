@@ -285,20 +285,34 @@ const MIN_SHAPE_ONSETS: usize = 4;
 /// at half or double speed, or with leading silence, matches).
 pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, Option<String>) {
     let canon = canonical_notes(score, drum_parts);
+    // One record per note: onset (u32 LE), pitch, drum flag, length (u32 LE).
+    let record = |on: u64, pitch: u8, drum: bool, len: u64| {
+        let mut r = [0u8; 10];
+        r[..4].copy_from_slice(&(on as u32).to_le_bytes());
+        r[4] = pitch;
+        r[5] = u8::from(drum);
+        r[6..].copy_from_slice(&(len as u32).to_le_bytes());
+        r
+    };
     let mut bytes = Vec::with_capacity(canon.len() * 10);
+    // The shape's inputs, gathered in the same pass: distinct onsets, the lowest pitched note.
+    let mut onsets = usize::from(!canon.is_empty());
+    let mut low: Option<u8> = None;
+    let mut prev_on = canon.first().map_or(0, |n| n.0);
     for &(on, drum, pitch, len) in &canon {
-        bytes.extend_from_slice(&(on as u32).to_le_bytes());
-        bytes.push(pitch);
-        bytes.push(u8::from(drum));
-        bytes.extend_from_slice(&(len as u32).to_le_bytes());
+        bytes.extend_from_slice(&record(on, pitch, drum, len));
+        onsets += usize::from(on != prev_on);
+        prev_on = on;
+        if !drum {
+            low = Some(low.map_or(pitch, |l| l.min(pitch)));
+        }
     }
     let fingerprint = crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes));
     // One note, or one chord, is the same shape as every other: no shape below a few onsets.
-    let onsets = canon.windows(2).filter(|w| w[0].0 != w[1].0).count() + 1;
     if canon.len() < MIN_SHAPE_NOTES || onsets < MIN_SHAPE_ONSETS {
         return (fingerprint, None);
     }
-    let low = canon.iter().filter(|n| !n.1).map(|n| n.2).min().unwrap_or(0);
+    let low = low.unwrap_or(0);
     let first = canon.first().map_or(0, |n| n.0);
     // The common divisor of every onset (from the first) and length. Most values are multiples
     // of the divisor so far, which one remainder shows: Euclid's loop of divisions (most of the
@@ -317,10 +331,10 @@ pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, Option<
     let g = g.max(1);
     bytes.clear();
     for &(on, drum, pitch, len) in &canon {
-        bytes.extend_from_slice(&(((on - first) / g) as u32).to_le_bytes());
-        bytes.push(if drum { pitch } else { pitch - low });
-        bytes.push(u8::from(drum));
-        bytes.extend_from_slice(&((len / g) as u32).to_le_bytes());
+        let pitch = if drum { pitch } else { pitch - low };
+        // A divisor of 1 (the common case) divides nothing.
+        let (on, len) = if g == 1 { (on - first, len) } else { ((on - first) / g, len / g) };
+        bytes.extend_from_slice(&record(on, pitch, drum, len));
     }
     (fingerprint, Some(crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes))))
 }

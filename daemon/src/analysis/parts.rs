@@ -189,6 +189,7 @@ pub fn chords(score: &Score, parts: &[Part]) -> Vec<String> {
     let drum_parts: Vec<(u16, u8)> = parts.iter().filter(|p| p.drums).map(|p| (p.track, p.ch)).collect();
     let window = u64::from(score.ppq.max(1)) / 8;
     let mut out: Vec<String> = Vec::new();
+    let mut last = None;
     let notes: Vec<&Note> =
         score.notes.iter().filter(|n| drum_parts.binary_search(&(n.track, n.ch)).is_err()).collect();
     let mut i = 0;
@@ -208,9 +209,11 @@ pub fn chords(score: &Score, parts: &[Part]) -> Vec<String> {
             continue;
         }
         let bass = group.iter().map(|n| n.pitch).min().unwrap_or(0) % 12;
-        if let Some(name) = name_chord(pcs, bass) {
-            if out.last() != Some(&name) {
-                out.push(name);
+        // Named only when it differs from the chord before (most groups repeat it).
+        if let Some(chord) = chord_of(pcs, bass) {
+            if last != Some(chord) {
+                last = Some(chord);
+                out.push(chord_name(chord));
             }
         }
     }
@@ -236,40 +239,101 @@ const CHORD_TYPES: [(&str, &[u8]); 16] = [
     ("m9", &[0, 2, 3, 7, 10]),
 ];
 
+/// Each chord type's pitch classes on C (bit n = pitch class n), for rotating onto a root.
+const CHORD_MASKS: [u16; 16] = {
+    let mut masks = [0u16; 16];
+    let mut t = 0;
+    while t < CHORD_TYPES.len() {
+        let steps = CHORD_TYPES[t].1;
+        let mut s = 0;
+        while s < steps.len() {
+            masks[t] |= 1 << steps[s];
+            s += 1;
+        }
+        t += 1;
+    }
+    masks
+};
+
 const NAMES: [&str; 12] = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
 
-/// Names a set of pitch classes (bit n = pitch class n) with its bass: the chord type that
-/// covers most of the set with the fewest extra notes, rooted on the bass when that ties.
-pub fn name_chord(pcs: u16, bass: u8) -> Option<String> {
-    let mut best: Option<(i32, u8, &str)> = None;
+/// A chord as [`name_chord`] names it: root, index in `CHORD_TYPES`, and the bass when it is
+/// not the root (two chords with the same name are equal).
+type Chord = (u8, usize, Option<u8>);
+
+/// The chord type that covers most of `pcs` with the fewest extra notes, rooted on the bass
+/// when that ties (see [`name_chord`]).
+fn chord_of(pcs: u16, bass: u8) -> Option<Chord> {
+    let mut best: Option<(i32, u8, usize)> = None;
     for root in 0..12u8 {
         if pcs & (1 << root) == 0 {
             continue;
         }
-        for (suffix, steps) in CHORD_TYPES {
-            let mask = steps.iter().fold(0u16, |m, s| m | 1 << ((root + s) % 12));
+        for (t, base) in CHORD_MASKS.iter().enumerate() {
+            // The chord on `root`: its pitch classes rotated up by `root` within the octave.
+            let mask = ((base << root) | (base >> (12 - root))) & 0xFFF;
             if mask & pcs != mask {
                 continue;
             }
             let extra = (pcs & !mask).count_ones() as i32;
-            let score = steps.len() as i32 * 10 - extra * 12 + i32::from(root == bass) * 3;
+            let score = base.count_ones() as i32 * 10 - extra * 12 + i32::from(root == bass) * 3;
             if best.is_none_or(|b| score > b.0) {
-                best = Some((score, root, suffix));
+                best = Some((score, root, t));
             }
         }
     }
-    let (_, root, suffix) = best?;
-    let mut name = format!("{}{}", NAMES[usize::from(root)], suffix);
-    if bass != root {
+    let (_, root, t) = best?;
+    Some((root, t, (bass != root).then_some(bass)))
+}
+
+fn chord_name((root, t, bass): Chord) -> String {
+    let mut name = format!("{}{}", NAMES[usize::from(root)], CHORD_TYPES[t].0);
+    if let Some(bass) = bass {
         name.push('/');
         name.push_str(NAMES[usize::from(bass)]);
     }
-    Some(name)
+    name
+}
+
+/// Names a set of pitch classes (bit n = pitch class n) with its bass: the chord type that
+/// covers most of the set with the fewest extra notes, rooted on the bass when that ties.
+pub fn name_chord(pcs: u16, bass: u8) -> Option<String> {
+    chord_of(pcs, bass).map(chord_name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rotated masks name every set of pitch classes over every bass as the step lists
+    /// did, one step at a time (how `name_chord` first computed them).
+    #[test]
+    fn rotated_chord_masks_name_every_set_as_the_step_lists_do() {
+        fn by_steps(pcs: u16, bass: u8) -> Option<String> {
+            let mut best: Option<(i32, u8, &str)> = None;
+            for root in (0..12u8).filter(|r| pcs & (1 << r) != 0) {
+                for (suffix, steps) in CHORD_TYPES {
+                    let mask = steps.iter().fold(0u16, |m, s| m | 1 << ((root + s) % 12));
+                    if mask & pcs != mask {
+                        continue;
+                    }
+                    let extra = (pcs & !mask).count_ones() as i32;
+                    let score = steps.len() as i32 * 10 - extra * 12 + i32::from(root == bass) * 3;
+                    if best.is_none_or(|b| score > b.0) {
+                        best = Some((score, root, suffix));
+                    }
+                }
+            }
+            let (_, root, suffix) = best?;
+            let slash = if bass != root { format!("/{}", NAMES[usize::from(bass)]) } else { String::new() };
+            Some(format!("{}{suffix}{slash}", NAMES[usize::from(root)]))
+        }
+        for pcs in 0..0x1000u16 {
+            for bass in 0..12 {
+                assert_eq!(name_chord(pcs, bass), by_steps(pcs, bass), "{pcs:012b} over {bass}");
+            }
+        }
+    }
 
     #[test]
     fn chord_names() {

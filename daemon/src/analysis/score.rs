@@ -79,16 +79,16 @@ pub fn gather<'a>(bytes: &[u8], arena: &'a Bump) -> Option<Score<'a>> {
         end: 0,
     };
     let mut pos = 8usize.checked_add(hlen)?;
-    // One open-note slot per channel and pitch: (onset, velocity). A second note-on on a
-    // sounding key ends the first, as most synths do.
-    let open = arena.alloc_slice_fill_copy(16 * 128, None::<(u64, u8)>);
+    // One open-note slot per channel and pitch. A second note-on on a sounding key ends the
+    // first, as most synths do.
+    let mut open = OpenNotes::new(arena);
     while pos + 8 <= bytes.len() {
         let id = &bytes[pos..pos + 4];
         let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
         let body_end = (pos + 8).saturating_add(len).min(bytes.len());
         if id == b"MTrk" {
             let track = score.tracks.len() as u16;
-            let info = track_events(&bytes[pos + 8..body_end], track, &mut score, open, arena);
+            let info = track_events(&bytes[pos + 8..body_end], track, &mut score, &mut open, arena);
             score.tracks.push(info);
         } else if !id.iter().all(|b| (0x20..0x7F).contains(b)) {
             break;
@@ -109,7 +109,7 @@ fn track_events<'a>(
     body: &[u8],
     track: u16,
     score: &mut Score<'a>,
-    open: &mut [Option<(u64, u8)>],
+    open: &mut OpenNotes,
     arena: &'a Bump,
 ) -> TrackInfo<'a> {
     let mut info = TrackInfo::default();
@@ -123,14 +123,14 @@ fn track_events<'a>(
                 match message {
                     MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
                         let slot = usize::from(ch) * 128 + usize::from(key.as_int());
-                        if let Some((on, v)) = open[slot].take() {
+                        if let Some((on, v)) = open.take(slot) {
                             push_note(score, on, tick, key.as_int(), v, ch, track);
                         }
-                        open[slot] = Some((tick, vel.as_int()));
+                        open.put(slot, tick, vel.as_int());
                     }
                     MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
                         let slot = usize::from(ch) * 128 + usize::from(key.as_int());
-                        if let Some((on, v)) = open[slot].take() {
+                        if let Some((on, v)) = open.take(slot) {
                             push_note(score, on, tick, key.as_int(), v, ch, track);
                         }
                     }
@@ -162,14 +162,55 @@ fn track_events<'a>(
             _ => {}
         }
     }
-    // Notes still sounding at the end of the track end there.
-    for (slot, o) in open.iter_mut().enumerate() {
-        if let Some((on, v)) = o.take() {
-            push_note(score, on, tick.max(on + 1), (slot % 128) as u8, v, (slot / 128) as u8, track);
-        }
-    }
+    // Notes still sounding at the end of the track end there, in slot order.
+    open.drain(|slot, on, v| {
+        push_note(score, on, tick.max(on + 1), (slot % 128) as u8, v, (slot / 128) as u8, track);
+    });
     score.end = score.end.max(tick);
     info
+}
+
+/// The notes sounding while a track is read: (onset, velocity) per channel x pitch slot, and a
+/// bit per slot that says which hold one. The bits are what a track's end walks, so a file pays
+/// for the notes it leaves open, not for all 2,048 slots per track (most of a small file's
+/// gather time when it was a scan).
+struct OpenNotes<'a> {
+    slots: &'a mut [(u64, u8)],
+    /// Bit `pitch` of word `channel`.
+    open: [u128; 16],
+}
+
+impl<'a> OpenNotes<'a> {
+    fn new(arena: &'a Bump) -> Self {
+        OpenNotes { slots: arena.alloc_slice_fill_copy(16 * 128, (0, 0)), open: [0; 16] }
+    }
+
+    fn take(&mut self, slot: usize) -> Option<(u64, u8)> {
+        let (word, bit) = (slot / 128, 1u128 << (slot % 128));
+        if self.open[word] & bit == 0 {
+            return None;
+        }
+        self.open[word] &= !bit;
+        Some(self.slots[slot])
+    }
+
+    fn put(&mut self, slot: usize, on: u64, vel: u8) {
+        self.open[slot / 128] |= 1u128 << (slot % 128);
+        self.slots[slot] = (on, vel);
+    }
+
+    /// Every open note, in slot order (channel, then pitch), emptied.
+    fn drain(&mut self, mut f: impl FnMut(usize, u64, u8)) {
+        for (word, bits) in self.open.iter_mut().enumerate() {
+            while *bits != 0 {
+                let pitch = bits.trailing_zeros() as usize;
+                *bits &= *bits - 1;
+                let slot = word * 128 + pitch;
+                let (on, vel) = self.slots[slot];
+                f(slot, on, vel);
+            }
+        }
+    }
 }
 
 fn push_note(score: &mut Score, on: u64, off: u64, pitch: u8, vel: u8, ch: u8, track: u16) {

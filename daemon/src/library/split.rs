@@ -211,14 +211,10 @@ fn encode_track<'a, 'e: 'a>(
     let mut running: Option<u8> = None;
     let mut last = 0u64;
     let mut scratch = Vec::new();
-    let mut put = |tick: u64, kind: TrackEventKind| -> bool {
-        let Some(delta) = u32::try_from(tick.saturating_sub(last)).ok().filter(|d| *d <= u28::max_value().as_int())
-        else {
-            return false;
-        };
-        last = last.max(tick);
+    for (tick, ev) in events {
+        let Some(delta) = delta(&mut last, *tick) else { return false };
         write_varlen(out, delta);
-        match kind {
+        match ev.kind {
             TrackEventKind::Midi { channel, message } => {
                 let (nibble, data, len) = midi_data(message);
                 let status = nibble << 4 | channel.as_int();
@@ -227,26 +223,33 @@ fn encode_track<'a, 'e: 'a>(
                     running = Some(status);
                 }
                 out.extend_from_slice(&data[..len]);
-                true
             }
             other => {
                 running = None;
-                midly_event(out, other, &mut scratch)
+                if !midly_event(out, other, &mut scratch) {
+                    return false;
+                }
             }
-        }
-    };
-    for (tick, ev) in events {
-        if !put(*tick, ev.kind) {
-            return false;
         }
     }
     // At the track's end, or right after its last event (a gap saturates to delta 0).
-    if !put(end, TrackEventKind::Meta(MetaMessage::EndOfTrack)) {
-        return false;
-    }
+    let Some(delta) = delta(&mut last, end) else { return false };
+    write_varlen(out, delta);
+    out.extend_from_slice(&[0xFF, 0x2F, 0x00]);
     let Ok(len) = u32::try_from(out.len() - start - 8) else { return false };
     out[start + 4..start + 8].copy_from_slice(&len.to_be_bytes());
     true
+}
+
+/// The delta from `last` to `tick` (0 when `tick` is earlier), `last` moved on; None when it
+/// does not fit a delta's 28 bits.
+fn delta(last: &mut u64, tick: u64) -> Option<u32> {
+    let d = tick.saturating_sub(*last);
+    *last = (*last).max(tick);
+    if d > u64::from(u28::max_value().as_int()) {
+        return None;
+    }
+    Some(d as u32)
 }
 
 /// A channel message's status nibble and data bytes, as midly writes them.
@@ -286,16 +289,24 @@ fn midly_event(out: &mut Vec<u8>, kind: TrackEventKind, scratch: &mut Vec<u8>) -
     }
 }
 
-/// A delta as midly writes it: big-endian groups of 7 bits, no leading zero groups.
+/// A delta (at most 28 bits) as midly writes it: big-endian groups of 7 bits, no leading zero
+/// groups.
 fn write_varlen(out: &mut Vec<u8>, v: u32) {
-    let mut started = false;
-    for i in (0..4).rev() {
-        let byte = ((v >> (i * 7)) & 0x7F) as u8;
-        if started || byte != 0 || i == 0 {
-            started = true;
-            out.push(if i == 0 { byte } else { byte | 0x80 });
-        }
+    // Most deltas are 0 or short gaps.
+    if v < 0x80 {
+        out.push(v as u8);
+        return;
     }
+    let mut buf = [0u8; 4];
+    let mut n = 3;
+    buf[3] = (v & 0x7F) as u8;
+    let mut rest = v >> 7;
+    while rest != 0 && n > 0 {
+        n -= 1;
+        buf[n] = (rest & 0x7F) as u8 | 0x80;
+        rest >>= 7;
+    }
+    out.extend_from_slice(&buf[n..]);
 }
 
 /// The part of `parent` whose bytes hash to `id`, made again: parts are catalogued without an
@@ -615,6 +626,30 @@ mod tests {
             let format = if refs.len() == 1 { 0 } else { 1 };
             let file = smf(format, 96 + round, &refs);
             assert_bytes_as_midly_wrote_them(&file);
+        }
+    }
+
+    /// The variable-length quantities of the SMF specification's own table.
+    #[test]
+    fn deltas_are_written_as_the_smf_specification_tabulates_them() {
+        let table: &[(u32, &[u8])] = &[
+            (0, &[0x00]),
+            (0x40, &[0x40]),
+            (0x7F, &[0x7F]),
+            (0x80, &[0x81, 0x00]),
+            (0x2000, &[0xC0, 0x00]),
+            (0x3FFF, &[0xFF, 0x7F]),
+            (0x4000, &[0x81, 0x80, 0x00]),
+            (0x10_0000, &[0xC0, 0x80, 0x00]),
+            (0x1F_FFFF, &[0xFF, 0xFF, 0x7F]),
+            (0x20_0000, &[0x81, 0x80, 0x80, 0x00]),
+            (0x800_0000, &[0xC0, 0x80, 0x80, 0x00]),
+            (0xFFF_FFFF, &[0xFF, 0xFF, 0xFF, 0x7F]),
+        ];
+        for (v, want) in table {
+            let mut out = Vec::new();
+            write_varlen(&mut out, *v);
+            assert_eq!(out, *want, "{v:#x}");
         }
     }
 
