@@ -534,6 +534,7 @@ impl Shard {
     ) {
         Counters::add(&job.counters.parts, parts.len() as u64);
         let parent_name = parent_path.rsplit(['/', '\\']).next().unwrap_or(parent_path);
+        let stem = library::sanitize::part_stem(parent_name);
         let summaries = file.analysis.as_ref().map_or(&[][..], |a| a.parts.as_slice());
         for part in parts {
             let role = summaries
@@ -541,7 +542,7 @@ impl Shard {
                 .find(|s| s.track == part.track && part.channel.is_none_or(|c| s.channel == c + 1))
                 .map_or("part", |s| s.role);
             let label = if part.label.is_empty() { role } else { part.label.as_str() };
-            let name = library::sanitize::part_name(parent_name, part.index, label);
+            let name = library::sanitize::part_name_in(&stem, part.index, label);
             let path = format!("{parent_path}#{name}");
             let part_of = PartOf { parent, index: part.index, track: part.track, channel: part.channel };
             let verdict = self.describe(&part.bytes, &path, true, shared);

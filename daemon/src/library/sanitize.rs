@@ -156,8 +156,21 @@ pub fn clean_stem(stem: &str, budget: usize) -> String {
 /// A part's name: `{clean stem}__{nn}_{label}.mid`, the label being the track's name, its
 /// instrument or its role. The parent's stem is shortened first when the whole is too long.
 pub fn part_name(parent_name: &str, index: u16, label: &str) -> String {
-    let parent = clean_name(parent_name);
-    let stem = parent.strip_suffix(".mid").unwrap_or(&parent);
+    part_name_in(&part_stem(parent_name), index, label)
+}
+
+/// The parent's clean name less `.mid`, which every one of its parts' names starts from: made
+/// once per parent ([`part_name_in`]).
+pub fn part_stem(parent_name: &str) -> String {
+    let mut parent = clean_name(parent_name);
+    if parent.ends_with(".mid") {
+        parent.truncate(parent.len() - 4);
+    }
+    parent
+}
+
+/// [`part_name`] from the parent's [`part_stem`].
+pub fn part_name_in(stem: &str, index: u16, label: &str) -> String {
     let label = clean_name(label);
     let label = label.strip_suffix(".mid").unwrap_or(&label);
     let tail = format!("__{index:02}_{label}.mid");

@@ -49,7 +49,9 @@ pub const MAX_PARTS: usize = 64;
 pub const MAX_GROWTH: usize = 4;
 
 struct Track<'a> {
-    events: Vec<(u64, TrackEvent<'a>)>,
+    /// The track's own events at their absolute ticks: all but the conductor's and the end of
+    /// track.
+    events: Vec<(u64, TrackEventKind<'a>)>,
     /// The track's body length, to size a part's buffer.
     bytes: usize,
     end: u64,
@@ -69,7 +71,9 @@ fn is_conductor(kind: &TrackEventKind) -> bool {
     )
 }
 
-fn read_track(body: &[u8]) -> Track<'_> {
+/// Reads one track: its own events into the `Track`, its conductor events onto `conductor` (in
+/// file order).
+fn read_track<'a>(body: &'a [u8], conductor: &mut Vec<(u64, TrackEventKind<'a>)>) -> Track<'a> {
     // Most events take 3 or 4 bytes (delta, status or running status, data); a huge track
     // grows its vector as it goes instead of reserving for its claimed length up front.
     let events = Vec::with_capacity((body.len() / 3 + 1).min(1 << 14));
@@ -87,9 +91,13 @@ fn read_track(body: &[u8]) -> Track<'_> {
             }
             TrackEventKind::Meta(MetaMessage::TrackName(n)) if name.is_none() => name = Some(n),
             TrackEventKind::Meta(MetaMessage::InstrumentName(n)) if instrument.is_none() => instrument = Some(n),
+            ref k if is_conductor(k) => {
+                conductor.push((tick, ev.kind));
+                continue;
+            }
             _ => {}
         }
-        t.events.push((tick, ev));
+        t.events.push((tick, ev.kind));
     }
     t.end = tick;
     let label = name.filter(|n| !n.iter().all(u8::is_ascii_whitespace)).or(instrument).unwrap_or_default();
@@ -115,13 +123,14 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
     };
     let division = [division[0], division[1]];
     let mut tracks = Vec::new();
+    let mut conductor = Vec::new();
     let mut pos = 8usize.saturating_add(hlen);
     while pos.saturating_add(8) <= bytes.len() {
         let id = &bytes[pos..pos + 4];
         let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
         let body_end = (pos + 8).saturating_add(len).min(bytes.len());
         if id == b"MTrk" {
-            tracks.push(read_track(&bytes[pos + 8..body_end]));
+            tracks.push(read_track(&bytes[pos + 8..body_end], &mut conductor));
         } else if !id.iter().all(|b| (0x20..0x7F).contains(b)) {
             break;
         }
@@ -145,8 +154,6 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
     if plan.len() > MAX_PARTS {
         return Vec::new();
     }
-    let mut conductor: Vec<(u64, TrackEvent)> =
-        tracks.iter().flat_map(|t| t.events.iter().filter(|(_, e)| is_conductor(&e.kind)).copied()).collect();
     // Stable: events at one tick keep their file order.
     conductor.sort_by_key(|(t, _)| *t);
     let conductor_end = conductor.last().map_or(0, |(t, _)| *t);
@@ -166,12 +173,11 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
     let mut parts = Vec::with_capacity(plan.len());
     for (n, (ti, channel)) in plan.into_iter().enumerate() {
         let track = &tracks[ti];
-        let own = track.events.iter().filter(|(_, e)| match (&e.kind, channel) {
-            (k, _) if is_conductor(k) => false,
+        // A channel part keeps that channel's messages and the track's meta events.
+        let own = track.events.iter().filter(|(_, kind)| match (kind, channel) {
+            (_, None) | (TrackEventKind::Meta(_), Some(_)) => true,
             (TrackEventKind::Midi { channel: c, .. }, Some(want)) => c.as_int() == want,
-            (TrackEventKind::Meta(_), Some(_)) => true,
             (_, Some(_)) => false,
-            (_, None) => true,
         });
         let mut out = Vec::with_capacity(HEADER.len() + conductor_chunk.len() + 16 + track.bytes * 5 / 4);
         out.extend_from_slice(&HEADER);
@@ -203,7 +209,7 @@ const HEADER: [u8; 12] = *b"MThd\0\0\0\x06\0\x01\0\x02";
 /// through midly's own writer one at a time.
 fn encode_track<'a, 'e: 'a>(
     out: &mut Vec<u8>,
-    events: impl Iterator<Item = &'a (u64, TrackEvent<'e>)>,
+    events: impl Iterator<Item = &'a (u64, TrackEventKind<'e>)>,
     end: u64,
 ) -> bool {
     let start = out.len();
@@ -211,10 +217,10 @@ fn encode_track<'a, 'e: 'a>(
     let mut running: Option<u8> = None;
     let mut last = 0u64;
     let mut scratch = Vec::new();
-    for (tick, ev) in events {
+    for (tick, kind) in events {
         let Some(delta) = delta(&mut last, *tick) else { return false };
         write_varlen(out, delta);
-        match ev.kind {
+        match *kind {
             TrackEventKind::Midi { channel, message } => {
                 let (nibble, data, len) = midi_data(message);
                 let status = nibble << 4 | channel.as_int();
@@ -493,23 +499,33 @@ mod tests {
             }
             out
         }
+        // Each track's events at their ticks, up to its end of track (or damage), and its end.
         let hlen = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
-        let mut tracks = Vec::new();
+        let mut tracks: Vec<(Vec<(u64, TrackEvent)>, u64)> = Vec::new();
         let mut pos = 8 + hlen;
         while pos + 8 <= bytes.len() {
             let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
             let body_end = (pos + 8 + len).min(bytes.len());
             if &bytes[pos..pos + 4] == b"MTrk" {
-                tracks.push(read_track(&bytes[pos + 8..body_end]));
+                let (mut events, mut tick) = (Vec::new(), 0u64);
+                for ev in EventIter::new(&bytes[pos + 8..body_end]) {
+                    let Ok(ev) = ev else { break };
+                    tick += u64::from(ev.delta.as_int());
+                    if ev.kind == TrackEventKind::Meta(MetaMessage::EndOfTrack) {
+                        break;
+                    }
+                    events.push((tick, ev));
+                }
+                tracks.push((events, tick));
             }
             pos = body_end;
         }
         let mut conductor: Vec<(u64, TrackEvent)> =
-            tracks.iter().flat_map(|t| t.events.iter().filter(|(_, e)| is_conductor(&e.kind)).copied()).collect();
+            tracks.iter().flat_map(|t| t.0.iter().filter(|(_, e)| is_conductor(&e.kind)).copied()).collect();
         conductor.sort_by_key(|(t, _)| *t);
         let conductor = with_deltas(&conductor, conductor.last().map_or(0, |(t, _)| *t));
         let own: Vec<(u64, TrackEvent)> = tracks[ti]
-            .events
+            .0
             .iter()
             .filter(|(_, e)| match (&e.kind, channel) {
                 (k, _) if is_conductor(k) => false,
@@ -520,7 +536,7 @@ mod tests {
             })
             .copied()
             .collect();
-        let own = with_deltas(&own, tracks[ti].end);
+        let own = with_deltas(&own, tracks[ti].1);
         let header = Header::new(Format::Parallel, midly::Timing::Metrical(midly::num::u15::new(96)));
         let mut out = Vec::new();
         midly::write_std(&header, [conductor.iter(), own.iter()], &mut out).expect("writes");
