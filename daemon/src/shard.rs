@@ -30,7 +30,7 @@ use monoio::buf::IoBufMut;
 use monoio::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 
-use crate::analysis;
+use crate::analysis::{self, score::PartSeeds};
 use crate::buf::{AlignedBuf, BufPool};
 use crate::catalog::writer::repeat_reject_detail;
 use crate::catalog::{Batch, Described, PartOf, Row, Source, WriterMsg};
@@ -215,6 +215,8 @@ enum Done {
         mark: u64,
         /// `Verdict::New`'s `fp_known`, for `split_into_parts`.
         fp_known: bool,
+        /// `Verdict::New`'s seeds, for `split_into_parts`.
+        seeds: Option<Box<PartSeeds>>,
     },
 }
 
@@ -224,7 +226,26 @@ enum Verdict {
     Reject(Reason, String),
     /// `fp_known`: the committed fingerprints already matched the id when it was examined (a
     /// 46-bit collision with another content, or a committed content whose object is gone).
-    New(ContentId, Box<Described>, bool),
+    /// The seeds: what the parts' scores are made of, for a file that has parts to split.
+    New(ContentId, Box<Described>, bool, Option<Box<PartSeeds>>),
+}
+
+/// A new whole file being split: what its parts' rows and scores are made from.
+struct Parent<'a> {
+    id: ContentId,
+    path: &'a str,
+    file: &'a Described,
+    /// Kept by `describe` when the file had parts to split (`score::PartSeeds`).
+    seeds: Option<&'a PartSeeds>,
+}
+
+/// What `describe` is given.
+#[derive(Clone, Copy)]
+enum Content<'s> {
+    /// A file as found: loose, or an archive member.
+    Whole,
+    /// A split part, with its parent's seeds (and the part) when they were kept.
+    Part(Option<(&'s PartSeeds, &'s library::split::Part)>),
 }
 
 /// An archive unit's bytes: read whole, or left on disk (its size) when over `max_archive_read`.
@@ -403,7 +424,7 @@ impl Shard {
                     }
                 }
             }
-            Done::Wrote { unit, id, file, buf, res, mark, fp_known } => {
+            Done::Wrote { unit, id, file, buf, res, mark, fp_known, seeds } => {
                 let size = buf.len() as u64;
                 let raw_name = raw_file_name(&unit.path);
                 let tags = file.analysis.as_ref().map(|a| a.tags.clone());
@@ -413,7 +434,7 @@ impl Shard {
                     Ok(()) => match shared.index.claim(id) {
                         None => match self.keep_object(&id, buf.as_slice(), mark, shared) {
                             Ok(()) => {
-                                self.split_into_parts(&source, id, &file, buf.as_slice(), shared, fp_known);
+                                self.split_into_parts(&source, id, (&file, seeds), buf.as_slice(), shared, fp_known);
                                 self.rows.push(Row::File { id, size, file, source });
                             }
                             Err(detail) => self.rows.push(Row::Reject {
@@ -460,12 +481,12 @@ impl Shard {
                 self.rows.push(Row::Reject { job, path: unit.provenance, reason, detail });
                 None
             }
-            Verdict::New(id, file, fp_known) => {
+            Verdict::New(id, file, fp_known, seeds) => {
                 self.seq += 1;
                 let tmp = shared.objects.temp_path(&id, self.index, self.seq);
                 let dest = shared.objects.path_of(&id);
                 let mark = shared.objects.mark();
-                Some(Box::pin(write_object(unit, id, file, buf, (tmp, dest), mark, fp_known)))
+                Some(Box::pin(write_object(unit, id, (file, seeds), buf, (tmp, dest), mark, fp_known)))
             }
         }
     }
@@ -475,7 +496,7 @@ impl Shard {
     /// is the provenance path: its words are priors for the analysis (a BPM, a key). A new
     /// multi-part file is split only once its claim is won (`split_into_parts`).
     fn classify(&mut self, job: &Arc<Job>, bytes: &[u8], path: &str, shared: &Shared) -> Verdict {
-        let verdict = self.describe(bytes, path, false, shared);
+        let verdict = self.describe(bytes, path, Content::Whole, shared);
         self.passed_stages(job);
         verdict
     }
@@ -495,7 +516,7 @@ impl Shard {
         &mut self,
         source: &Source,
         id: ContentId,
-        file: &Described,
+        (file, seeds): (&Described, Option<Box<PartSeeds>>),
         bytes: &[u8],
         shared: &Shared,
         fp_known: bool,
@@ -512,7 +533,8 @@ impl Shard {
         match std::panic::catch_unwind(|| library::split::split(bytes)) {
             Ok(parts) if !parts.is_empty() => {
                 let job = Arc::clone(&source.job);
-                self.add_parts(&job, &source.path, id, file, parts, shared);
+                let parent = Parent { id, path: &source.path, file, seeds: seeds.as_deref() };
+                self.add_parts(&job, parent, parts, shared);
             }
             Ok(_) => {}
             Err(_) => tracing::warn!(path = %source.path, "the split panicked on this file; it stands without parts"),
@@ -523,15 +545,8 @@ impl Shard {
     /// claimed here, but with no object of their own (their parent's object, split again, gives
     /// their bytes back: `library::split::find_part`). They are not split again, and count as
     /// `parts`, not as files.
-    fn add_parts(
-        &mut self,
-        job: &Arc<Job>,
-        parent_path: &str,
-        parent: ContentId,
-        file: &Described,
-        parts: Vec<library::split::Part>,
-        shared: &Shared,
-    ) {
+    fn add_parts(&mut self, job: &Arc<Job>, parent: Parent, parts: Vec<library::split::Part>, shared: &Shared) {
+        let Parent { id: parent, path: parent_path, file, seeds } = parent;
         Counters::add(&job.counters.parts, parts.len() as u64);
         let parent_name = parent_path.rsplit(['/', '\\']).next().unwrap_or(parent_path);
         let stem = library::sanitize::part_stem(parent_name);
@@ -545,7 +560,7 @@ impl Shard {
             let name = library::sanitize::part_name_in(&stem, part.index, label);
             let path = format!("{parent_path}#{name}");
             let part_of = PartOf { parent, index: part.index, track: part.track, channel: part.channel };
-            let verdict = self.describe(&part.bytes, &path, true, shared);
+            let verdict = self.describe(&part.bytes, &path, Content::Part(seeds.map(|s| (s, &part))), shared);
             let source = |tags: Option<Vec<String>>| {
                 let mut s = new_source(Arc::clone(job), path.clone(), name.clone(), None, tags);
                 s.part_of = Some(part_of);
@@ -560,7 +575,7 @@ impl Shard {
                 }
                 // No object: a part's bytes are its parent's object split again
                 // (`library::split::find_part`), so a part costs no inode, no write and no copy.
-                Verdict::New(id, file, _) => {
+                Verdict::New(id, file, _, _) => {
                     let source = source(file.analysis.as_ref().map(|a| a.tags.clone()));
                     match shared.index.claim(id) {
                         None => self.rows.push(Row::File { id, size: part.bytes.len() as u64, file, source }),
@@ -572,8 +587,17 @@ impl Shard {
     }
 
     /// Dedupe, parse and analyse one content; counts nothing. `part`: the bytes are a split
-    /// part, which is catalogued without an object of its own.
-    fn describe(&mut self, bytes: &[u8], path: &str, part: bool, shared: &Shared) -> Verdict {
+    /// part, which is catalogued without an object of its own, with its parent's seeds when
+    /// they were kept: its score is then made from them instead of read from its bytes (the
+    /// same score: `score::PartSeeds`). A whole file with parts to split comes back with its
+    /// own seeds.
+    fn describe(&mut self, bytes: &[u8], path: &str, content: Content, shared: &Shared) -> Verdict {
+        let (part, derive) = match content {
+            Content::Whole => (false, None),
+            Content::Part(derive) => (true, derive),
+        };
+        // A whole file's notes are kept in walk order only where it may be split.
+        let keep = !part && shared.tuning.split;
         let id = content_id(bytes);
         let known = shared.index.get(&id);
         match known {
@@ -602,18 +626,34 @@ impl Shard {
         let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| {
             midi::parse(bytes, &limits, arena).map(|facts| {
                 // SMPTE-timed files have no beats to analyse; the parse's facts stand alone.
-                let analysis = match facts.timing {
+                let (analysis, seeds) = match facts.timing {
                     midi::Timing::Metrical { .. } => {
-                        analysis::analyze_import(bytes, path, facts.duration_ticks, arena, fingerprints)
+                        let score = derive
+                            .and_then(|(seeds, p)| seeds.score_of(p.track, p.channel, p.conductor_end, arena))
+                            .or_else(|| analysis::score::gather_with(bytes, arena, keep));
+                        match score {
+                            Some(score) => {
+                                let a = analysis::analyze_with(
+                                    &score,
+                                    path,
+                                    facts.duration_ticks,
+                                    analysis::key::PROFILES_USED,
+                                    fingerprints,
+                                );
+                                let seeds = if keep && a.parts.len() >= 2 { PartSeeds::of(&score) } else { None };
+                                (Some(a), seeds.map(Box::new))
+                            }
+                            None => (None, None),
+                        }
                     }
-                    midi::Timing::Timecode { .. } => None,
+                    midi::Timing::Timecode { .. } => (None, None),
                 };
-                Described { facts, analysis }
+                (Described { facts, analysis }, seeds)
             })
         }));
         self.arena.reset();
         match parsed {
-            Ok(Ok(file)) => Verdict::New(id, Box::new(file), known == Some(Known::Committed)),
+            Ok(Ok((file, seeds))) => Verdict::New(id, Box::new(file), known == Some(Known::Committed), seeds),
             Ok(Err(rej)) => {
                 shared.index.mark_rejected(id, rej.reason);
                 Verdict::Reject(rej.reason, rej.detail)
@@ -706,10 +746,10 @@ impl Shard {
                 self.rows.push(Row::Duplicate { id, source })
             }
             Verdict::Reject(reason, detail) => self.rows.push(Row::Reject { job, path, reason, detail }),
-            Verdict::New(id, file, fp_known) => {
+            Verdict::New(id, file, fp_known, seeds) => {
                 let tags = file.analysis.as_ref().map(|a| a.tags.clone());
                 let source = new_source(job, path, name, raw_name, tags);
-                if let Err(failed) = self.store_sync(id, bytes, file, source, shared, fp_known) {
+                if let Err(failed) = self.store_sync(id, bytes, (file, seeds), source, shared, fp_known) {
                     let (source, detail) = *failed;
                     self.rows.push(Row::Reject { job: source.job, path: source.path, reason: Reason::Io, detail });
                 }
@@ -725,7 +765,7 @@ impl Shard {
         &mut self,
         id: ContentId,
         bytes: &[u8],
-        file: Box<Described>,
+        (file, seeds): (Box<Described>, Option<Box<PartSeeds>>),
         source: Source,
         shared: &Shared,
         fp_known: bool,
@@ -738,7 +778,7 @@ impl Shard {
         match shared.index.claim(id) {
             None => match self.keep_object(&id, bytes, mark, shared) {
                 Ok(()) => {
-                    self.split_into_parts(&source, id, &file, bytes, shared, fp_known);
+                    self.split_into_parts(&source, id, (&file, seeds), bytes, shared, fp_known);
                     self.rows.push(Row::File { id, size: bytes.len() as u64, file, source });
                 }
                 Err(detail) => return Err(Box::new((source, detail))),
@@ -944,7 +984,7 @@ fn new_source(
 async fn write_object(
     unit: Unit,
     id: ContentId,
-    file: Box<Described>,
+    (file, seeds): (Box<Described>, Option<Box<PartSeeds>>),
     buf: AlignedBuf,
     paths: (PathBuf, PathBuf),
     mark: u64,
@@ -958,7 +998,7 @@ async fn write_object(
         },
         None => (buf, Err(io::Error::from(io::ErrorKind::InvalidInput))),
     };
-    Done::Wrote { unit, id, file, buf, res, mark, fp_known }
+    Done::Wrote { unit, id, file, buf, res, mark, fp_known, seeds }
 }
 
 /// O_TMPFILE: an unnamed inode in the object's own fan-out directory, linked into place once

@@ -33,6 +33,14 @@ pub struct TrackInfo<'a> {
     pub name: &'a str,
     /// Instrument name meta, if any.
     pub instrument: &'a str,
+    /// The score-wide counts below, for this track alone (what a part split from it holds).
+    pub programs: [Option<u8>; 16],
+    pub bends: [u32; 16],
+    pub controllers: [u32; 16],
+    /// The tick the track's walk ended at (its end of track, or its last readable event).
+    pub end: u64,
+    /// Its notes' positions in `Score::unsorted`, when that was kept.
+    pub notes: (usize, usize),
 }
 
 pub struct Score<'a> {
@@ -54,10 +62,19 @@ pub struct Score<'a> {
     pub controllers: [u32; 16],
     /// Last event tick of any track.
     pub end: u64,
+    /// The notes in the order the walk found them (track by track), before the sort; kept only
+    /// when asked (`gather_with`), for deriving split parts' scores ([`PartSeeds`]).
+    pub unsorted: BumpVec<'a, Note>,
 }
 
 /// Walks the chunks of a file that `midi::parse` accepted. None only when no track can be read.
 pub fn gather<'a>(bytes: &[u8], arena: &'a Bump) -> Option<Score<'a>> {
+    gather_with(bytes, arena, false)
+}
+
+/// [`gather`], keeping the notes in the order they were found (`Score::unsorted`) when
+/// `keep_unsorted`: what [`PartSeeds`] needs from a file that may be split.
+pub fn gather_with<'a>(bytes: &[u8], arena: &'a Bump, keep_unsorted: bool) -> Option<Score<'a>> {
     let bytes = match bytes.get(..4) {
         Some(b"RIFF") => crate::midi::unwrap_riff(bytes).ok()?,
         _ => bytes,
@@ -77,6 +94,7 @@ pub fn gather<'a>(bytes: &[u8], arena: &'a Bump) -> Option<Score<'a>> {
         bends: [0; 16],
         controllers: [0; 16],
         end: 0,
+        unsorted: BumpVec::new_in(arena),
     };
     let mut pos = 8usize.checked_add(hlen)?;
     // One open-note slot per channel and pitch. A second note-on on a sounding key ends the
@@ -98,6 +116,9 @@ pub fn gather<'a>(bytes: &[u8], arena: &'a Bump) -> Option<Score<'a>> {
     if score.tracks.is_empty() {
         return None;
     }
+    if keep_unsorted {
+        score.unsorted.extend_from_slice(&score.notes);
+    }
     score.notes.sort_unstable_by_key(|n| (n.on, n.pitch, n.track));
     score.tempo.sort_by_key(|t| t.0);
     score.time_sigs.sort_by_key(|t| t.0);
@@ -112,7 +133,7 @@ fn track_events<'a>(
     open: &mut OpenNotes,
     arena: &'a Bump,
 ) -> TrackInfo<'a> {
-    let mut info = TrackInfo::default();
+    let mut info = TrackInfo { notes: (score.notes.len(), score.notes.len()), ..TrackInfo::default() };
     let mut tick = 0u64;
     for ev in EventIter::new(body) {
         let Ok(ev) = ev else { break };
@@ -136,9 +157,16 @@ fn track_events<'a>(
                     }
                     MidiMessage::ProgramChange { program } => {
                         score.programs[usize::from(ch)].get_or_insert(program.as_int());
+                        info.programs[usize::from(ch)].get_or_insert(program.as_int());
                     }
-                    MidiMessage::PitchBend { bend } if bend.as_int() != 0x2000 => score.bends[usize::from(ch)] += 1,
-                    MidiMessage::Controller { .. } => score.controllers[usize::from(ch)] += 1,
+                    MidiMessage::PitchBend { bend } if bend.as_int() != 0x2000 => {
+                        score.bends[usize::from(ch)] += 1;
+                        info.bends[usize::from(ch)] += 1;
+                    }
+                    MidiMessage::Controller { .. } => {
+                        score.controllers[usize::from(ch)] += 1;
+                        info.controllers[usize::from(ch)] += 1;
+                    }
                     _ => {}
                 }
             }
@@ -167,7 +195,127 @@ fn track_events<'a>(
         push_note(score, on, tick.max(on + 1), (slot % 128) as u8, v, (slot / 128) as u8, track);
     });
     score.end = score.end.max(tick);
+    info.end = tick;
+    info.notes.1 = score.notes.len();
     info
+}
+
+/// What a split part's score is made of, kept from its parent's [`gather_with`], so a part is
+/// analysed without reading its bytes a second time.
+///
+/// A part (`library::split`) is a two-track file: the parent's conductor events (tempo, meters,
+/// keys) on track 0, and one parent track's own events, or one channel of them and the track's
+/// meta events, on track 1. Walking it finds exactly what the parent's walk found for those
+/// events: the same notes (note-offs pair per channel and pitch, and a track's end closes what it
+/// left sounding, at the same tick), found in the same order, on track 1; the same conductor
+/// maps; that track's names, programs, bends and controllers. Its notes are then sorted the same
+/// way from the same order, so even notes that tie on onset, pitch and track come out in the
+/// same order. The test `a_part_analysed_from_its_parents_notes_is_the_part_analysed_from_its_bytes`
+/// (in `library::split`) holds the two to the same analysis.
+pub struct PartSeeds {
+    ppq: u32,
+    tempo: Vec<(u64, u32)>,
+    time_sigs: Vec<(u64, u8, u16)>,
+    key_sigs: Vec<(u64, i8, bool)>,
+    /// The parent's notes in the order its walk found them.
+    notes: Vec<Note>,
+    tracks: Vec<SeedTrack>,
+}
+
+struct SeedTrack {
+    name: String,
+    instrument: String,
+    programs: [Option<u8>; 16],
+    bends: [u32; 16],
+    controllers: [u32; 16],
+    end: u64,
+    notes: (usize, usize),
+}
+
+impl PartSeeds {
+    /// Most notes a parent's seeds hold (24 bytes each, kept on the heap while its object is
+    /// written): a larger file's parts are gathered from their own bytes instead.
+    pub const MAX_NOTES: usize = 1 << 20;
+
+    /// None when the score was gathered without `keep_unsorted`, or holds too many notes.
+    pub fn of(score: &Score) -> Option<PartSeeds> {
+        if score.unsorted.len() != score.notes.len() || score.notes.len() > Self::MAX_NOTES {
+            return None;
+        }
+        Some(PartSeeds {
+            ppq: score.ppq,
+            tempo: score.tempo.to_vec(),
+            time_sigs: score.time_sigs.to_vec(),
+            key_sigs: score.key_sigs.to_vec(),
+            notes: score.unsorted.to_vec(),
+            tracks: score
+                .tracks
+                .iter()
+                .map(|t| SeedTrack {
+                    name: t.name.to_string(),
+                    instrument: t.instrument.to_string(),
+                    programs: t.programs,
+                    bends: t.bends,
+                    controllers: t.controllers,
+                    end: t.end,
+                    notes: t.notes,
+                })
+                .collect(),
+        })
+    }
+
+    /// The score of the part holding parent track `track` (0-based, among the `MTrk` chunks),
+    /// or only its `channel` (0-based), whose conductor track ends at `conductor_end`: what
+    /// [`gather`] finds in that part's bytes. None for a track the parent did not have.
+    pub fn score_of<'a>(
+        &self,
+        track: u16,
+        channel: Option<u8>,
+        conductor_end: u64,
+        arena: &'a Bump,
+    ) -> Option<Score<'a>> {
+        let t = self.tracks.get(usize::from(track))?;
+        let own = self.notes.get(t.notes.0..t.notes.1)?;
+        let kept = |ch: usize| channel.is_none_or(|c| usize::from(c) == ch);
+        let mut notes = BumpVec::with_capacity_in(own.len(), arena);
+        notes.extend(own.iter().filter(|n| kept(usize::from(n.ch))).map(|n| Note { track: 1, ..*n }));
+        notes.sort_unstable_by_key(|n| (n.on, n.pitch, n.track));
+        // A part's score keeps no unsorted notes: parts are not split again.
+        let mut info = TrackInfo {
+            name: arena.alloc_str(&t.name),
+            instrument: arena.alloc_str(&t.instrument),
+            end: t.end,
+            ..TrackInfo::default()
+        };
+        for ch in (0..16).filter(|&ch| kept(ch)) {
+            info.programs[ch] = t.programs[ch];
+            info.bends[ch] = t.bends[ch];
+            info.controllers[ch] = t.controllers[ch];
+        }
+        let conductor = TrackInfo { end: conductor_end, ..TrackInfo::default() };
+        let mut tracks = BumpVec::with_capacity_in(2, arena);
+        tracks.extend([conductor, info]);
+        let mut tempo = BumpVec::with_capacity_in(self.tempo.len(), arena);
+        tempo.extend_from_slice(&self.tempo);
+        let mut time_sigs = BumpVec::with_capacity_in(self.time_sigs.len(), arena);
+        time_sigs.extend_from_slice(&self.time_sigs);
+        let mut key_sigs = BumpVec::with_capacity_in(self.key_sigs.len(), arena);
+        key_sigs.extend_from_slice(&self.key_sigs);
+        Some(Score {
+            ppq: self.ppq,
+            format: 1,
+            notes,
+            tempo,
+            time_sigs,
+            key_sigs,
+            tracks,
+            programs: info.programs,
+            bends: info.bends,
+            controllers: info.controllers,
+            end: conductor_end.max(t.end),
+            unsorted: BumpVec::new_in(arena),
+        })
+    }
 }
 
 /// The notes sounding while a track is read: (onset, velocity) per channel x pitch slot, and a

@@ -40,6 +40,8 @@ pub struct Part {
     pub channel: Option<u8>,
     /// The track's name, else its instrument name (may be empty: the caller names it by role).
     pub label: String,
+    /// The tick the part's conductor track (track 0) ends at: its last event's.
+    pub conductor_end: u64,
     pub bytes: Vec<u8>,
 }
 
@@ -191,7 +193,14 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
         if total > budget {
             return Vec::new();
         }
-        parts.push(Part { index: n as u16 + 1, track: ti as u16, channel, label: track.label.clone(), bytes: out });
+        parts.push(Part {
+            index: n as u16 + 1,
+            track: ti as u16,
+            channel,
+            label: track.label.clone(),
+            conductor_end,
+            bytes: out,
+        });
     }
     parts
 }
@@ -667,6 +676,128 @@ mod tests {
             write_varlen(&mut out, *v);
             assert_eq!(out, *want, "{v:#x}");
         }
+    }
+
+    /// Every part of `file`, analysed from its parent's kept notes (`PartSeeds`) and from its
+    /// own bytes: the two analyses must serialize the same (floats to the bit). Returns how many
+    /// parts were compared.
+    fn assert_derived_analyses_match(file: &[u8]) -> usize {
+        use crate::analysis::{self, key};
+        let limits = crate::midi::MidiLimits::default();
+        let parent_arena = Bump::new();
+        let parts = split(file);
+        if parts.is_empty() {
+            return 0;
+        }
+        let score = score::gather_with(file, &parent_arena, true).expect("the parent gathers");
+        let seeds = score::PartSeeds::of(&score).expect("seeds were kept");
+        for p in &parts {
+            let arena = Bump::new();
+            let path = format!("/packs/Song 120bpm Am.mid#Song__{:02}_part.mid", p.index);
+            let facts = crate::midi::parse(&p.bytes, &limits, &arena).expect("a part parses");
+            let from_bytes = analysis::analyze_import(&p.bytes, &path, facts.duration_ticks, &arena, true);
+            // The scores themselves, field by field (what the analysis reads and what it does not).
+            let want = score::gather(&p.bytes, &arena).expect("a part gathers");
+            let got = seeds.score_of(p.track, p.channel, p.conductor_end, &arena).expect("a parent track");
+            let shape = |s: &score::Score| {
+                let notes: Vec<_> = s.notes.iter().map(|n| (n.on, n.off, n.pitch, n.vel, n.ch, n.track)).collect();
+                let tracks: Vec<_> = s
+                    .tracks
+                    .iter()
+                    .map(|t| (t.name, t.instrument, t.programs, t.bends, t.controllers, t.end))
+                    .collect();
+                format!(
+                    "{} {} {notes:?} {:?} {:?} {:?} {tracks:?} {:?} {:?} {:?} {}",
+                    s.ppq, s.format, s.tempo, s.time_sigs, s.key_sigs, s.programs, s.bends, s.controllers, s.end
+                )
+            };
+            assert_eq!(shape(&got), shape(&want), "part {} of a {}-byte file", p.index, file.len());
+            let derived = seeds
+                .score_of(p.track, p.channel, p.conductor_end, &arena)
+                .map(|s| analysis::analyze_with(&s, &path, facts.duration_ticks, key::PROFILES_USED, true));
+            assert_eq!(
+                serde_json::to_string(&derived).expect("json"),
+                serde_json::to_string(&from_bytes).expect("json"),
+                "part {} (track {}, channel {:?}) of a {}-byte file",
+                p.index,
+                p.track,
+                p.channel,
+                file.len()
+            );
+        }
+        parts.len()
+    }
+
+    /// A part's analysis made from its parent's notes is the one its own bytes give, on files
+    /// built for the cases that could tell them apart (notes tying on onset, pitch and track on
+    /// two channels; notes left sounding at a track's end; tempo, meter and key events inside
+    /// note tracks; programs, bends and controllers on several channels; SysEx; a damaged
+    /// track; a format-0 file split by channel), then on generated files of every kind.
+    #[test]
+    fn a_part_analysed_from_its_parents_notes_is_the_part_analysed_from_its_bytes() {
+        let conductor: &[(u32, &[u8])] =
+            &[(0, b"\xff\x03\x05Tempo"), (0, TEMPO), (0, METER), (0, &[0xff, 0x59, 2, 0xfd, 1])];
+        // Two channels in one track, tying on onset and pitch; a chord; a bend, a controller,
+        // a program per channel; a tempo change and a key signature mid-track; a note left
+        // sounding at the end.
+        let busy: &[(u32, &[u8])] = &[
+            (0, b"\xff\x03\x04Keys"),
+            (0, &[0xc0, 4]),
+            (0, &[0xc1, 40]),
+            (0, &[0x90, 60, 100]),
+            (0, &[0x91, 60, 90]),
+            (0, &[0x90, 64, 80]),
+            (0, &[0x90, 67, 80]),
+            (48, &[0xe0, 0x00, 0x50]),
+            (0, &[0xb1, 64, 127]),
+            (48, &[0x80, 60, 0]),
+            (0, &[0x81, 60, 0]),
+            (0, &[0x90, 64, 0]),
+            (0, &[0x80, 67, 0]),
+            (0, &[0xf0, 3, 0x7e, 0x09, 0xf7]),
+            (96, &[0xff, 0x51, 3, 0x05, 0x00, 0x00]),
+            (0, &[0xff, 0x59, 2, 2, 0]),
+            (0, &[0x90, 62, 70]),
+            (0, &[0x91, 62, 70]),
+            (0, &[0x90, 62, 71]),
+            (96, &[0x80, 62, 0]),
+            (0, &[0x91, 65, 50]),
+            (192, &[0xff, 0x2f, 0]),
+        ];
+        let bass: &[(u32, &[u8])] = &[
+            (0, b"\xff\x04\x04Bass"),
+            (0, &[0xc2, 33]),
+            (0, &[0x92, 36, 100]),
+            (96, &[0x82, 36, 0]),
+            (0, &[0x92, 43, 100]),
+            (96, &[0x82, 43, 0]),
+            (0, &[0x92, 36, 100]),
+        ];
+        let drums: &[(u32, &[u8])] =
+            &[(0, &[0x99, 36, 100]), (24, &[0x89, 36, 0]), (24, &[0x99, 42, 90]), (24, &[0x99, 38, 90])];
+        assert_eq!(assert_derived_analyses_match(&smf(1, 96, &[conductor, busy, bass, drums])), 3);
+        // Damaged: the bass track stops at an event that cannot be read.
+        let mut broken = bass.to_vec();
+        broken.push((0, &[0xf4]));
+        broken.push((0, &[0x92, 48, 100]));
+        assert_eq!(assert_derived_analyses_match(&smf(1, 480, &[conductor, busy, &broken])), 2);
+        // One track: split per channel, the conductor events inside it.
+        let mut flat: Vec<(u32, &[u8])> = conductor.to_vec();
+        flat.extend_from_slice(busy);
+        assert_eq!(assert_derived_analyses_match(&smf(0, 192, &[&flat])), 2);
+        let mut flat: Vec<(u32, &[u8])> = conductor.to_vec();
+        flat.extend_from_slice(bass);
+        flat.extend_from_slice(drums);
+        flat.extend_from_slice(busy);
+        assert_eq!(assert_derived_analyses_match(&smf(0, 96, &[&flat])), 4);
+
+        let mut compared = 0;
+        for seed in 0..60u64 {
+            for kind in 0..5 {
+                compared += assert_derived_analyses_match(&crate::gen::midi_bytes(kind, seed));
+            }
+        }
+        assert!(compared >= 100, "generated songs have parts: {compared}");
     }
 
     /// The property on generated files of every kind: the parts' notes are the parent's.
