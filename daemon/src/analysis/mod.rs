@@ -284,7 +284,16 @@ const MIN_SHAPE_ONSETS: usize = 4;
 /// transposed); onsets from the first onset and lengths divided by their common divisor (a copy
 /// at half or double speed, or with leading silence, matches).
 pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, Option<String>) {
-    let canon = canonical_notes(score, drum_parts);
+    match canonical_notes(score, drum_parts) {
+        Canon::Packed(keys) => hash_canon(keys.iter().map(|&k| unpack(k)), keys.len()),
+        Canon::Tuples(notes) => hash_canon(notes.iter().copied(), notes.len()),
+    }
+}
+
+/// Both fingerprints of the canonical notes, `n` of them, in order: one pass hashes tier 1 and
+/// gathers what the shape needs (distinct onsets, the lowest pitched note, the common divisor),
+/// a second hashes the shape.
+fn hash_canon(canon: impl Iterator<Item = (u64, bool, u8, u64)> + Clone, n: usize) -> (String, Option<String>) {
     // One record per note: onset (u32 LE), pitch, drum flag, length (u32 LE).
     let record = |on: u64, pitch: u8, drum: bool, len: u64| {
         let mut r = [0u8; 10];
@@ -294,49 +303,57 @@ pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, Option<
         r[6..].copy_from_slice(&(len as u32).to_le_bytes());
         r
     };
-    let mut bytes = Vec::with_capacity(canon.len() * 10);
-    // The shape's inputs, gathered in the same pass: distinct onsets, the lowest pitched note.
-    let mut onsets = usize::from(!canon.is_empty());
+    let mut bytes = Vec::with_capacity(n * 10);
+    let first = canon.clone().next().map_or(0, |n| n.0);
+    let mut onsets = usize::from(n > 0);
     let mut low: Option<u8> = None;
-    let mut prev_on = canon.first().map_or(0, |n| n.0);
-    for &(on, drum, pitch, len) in &canon {
+    let mut prev_on = first;
+    // The common divisor of every onset (from the first) and length. Most values are multiples
+    // of the divisor so far, which one remainder shows: Euclid's loop of divisions (most of the
+    // fingerprints' time when run per value) runs only when the divisor shrinks.
+    let mut g = 0u64;
+    for (on, drum, pitch, len) in canon.clone() {
         bytes.extend_from_slice(&record(on, pitch, drum, len));
         onsets += usize::from(on != prev_on);
         prev_on = on;
         if !drum {
             low = Some(low.map_or(pitch, |l| l.min(pitch)));
         }
+        if g != 1 {
+            for x in [on - first, len] {
+                if g == 0 || x % g != 0 {
+                    g = gcd(g, x);
+                }
+            }
+        }
     }
     let fingerprint = crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes));
     // One note, or one chord, is the same shape as every other: no shape below a few onsets.
-    if canon.len() < MIN_SHAPE_NOTES || onsets < MIN_SHAPE_ONSETS {
+    if n < MIN_SHAPE_NOTES || onsets < MIN_SHAPE_ONSETS {
         return (fingerprint, None);
     }
     let low = low.unwrap_or(0);
-    let first = canon.first().map_or(0, |n| n.0);
-    // The common divisor of every onset (from the first) and length. Most values are multiples
-    // of the divisor so far, which one remainder shows: Euclid's loop of divisions (most of the
-    // fingerprints' time when run per value) runs only when the divisor shrinks.
-    let mut g = 0u64;
-    for n in &canon {
-        for x in [n.0 - first, n.3] {
-            if g == 0 || x % g != 0 {
-                g = gcd(g, x);
-            }
-        }
-        if g == 1 {
-            break;
-        }
-    }
     let g = g.max(1);
     bytes.clear();
-    for &(on, drum, pitch, len) in &canon {
+    for (on, drum, pitch, len) in canon {
         let pitch = if drum { pitch } else { pitch - low };
         // A divisor of 1 (the common case) divides nothing.
         let (on, len) = if g == 1 { (on - first, len) } else { ((on - first) / g, len / g) };
         bytes.extend_from_slice(&record(on, pitch, drum, len));
     }
     (fingerprint, Some(crate::dedupe::to_hex(&crate::dedupe::content_id(&bytes))))
+}
+
+/// [`canonical_notes`]' result: packed keys where every note fits one (`unpack`), else tuples.
+enum Canon {
+    Packed(Vec<u64>),
+    Tuples(Vec<(u64, bool, u8, u64)>),
+}
+
+/// A packed key's note: onset in the high 32 bits, then the drum flag, the 7-bit pitch and a
+/// 24-bit length (so that integer order is tuple order).
+fn unpack(k: u64) -> (u64, bool, u8, u64) {
+    (k >> 32, k >> 31 & 1 == 1, (k >> 24 & 0x7f) as u8, k & 0xff_ffff)
 }
 
 /// The notes as the fingerprints see them, sorted: (onset, drum, pitch, length), onsets and
@@ -347,7 +364,7 @@ pub fn fingerprints(score: &Score, drum_parts: &[(u16, u8)]) -> (String, Option<
 /// integer order is tuple order: onset in the high 32 bits, then the drum flag, the 7-bit pitch
 /// and a 24-bit length. A file with an onset or a length too large to pack (hours long, or at
 /// an absurd PPQ) is sorted as tuples instead; both give the same order, so the same hashes.
-fn canonical_notes(score: &Score, drum_parts: &[(u16, u8)]) -> Vec<(u64, bool, u8, u64)> {
+fn canonical_notes(score: &Score, drum_parts: &[(u16, u8)]) -> Canon {
     let ppq = u64::from(score.ppq.max(1));
     let q = |t: u64| (t.saturating_mul(48).saturating_add(ppq / 2)) / ppq;
     let canon =
@@ -358,7 +375,7 @@ fn canonical_notes(score: &Score, drum_parts: &[(u16, u8)]) -> Vec<(u64, bool, u
         if on > u64::from(u32::MAX) || pitch >= 128 || len >= 1 << 24 {
             let mut tuples: Vec<(u64, bool, u8, u64)> = score.notes.iter().map(canon).collect();
             tuples.sort_unstable();
-            return tuples;
+            return Canon::Tuples(tuples);
         }
         keys.push(on << 32 | u64::from(drum) << 31 | u64::from(pitch) << 24 | len);
     }
@@ -377,7 +394,7 @@ fn canonical_notes(score: &Score, drum_parts: &[(u16, u8)]) -> Vec<(u64, bool, u
     } else {
         keys.sort_unstable();
     }
-    keys.iter().map(|&k| (k >> 32, k >> 31 & 1 == 1, (k >> 24 & 0x7f) as u8, k & 0xff_ffff)).collect()
+    Canon::Packed(keys)
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -464,7 +481,11 @@ mod tests {
                         .map(|n| (q(n.on), drums.binary_search(&(n.track, n.ch)).is_ok(), n.pitch, q(n.ticks()).max(1)))
                         .collect();
                     want.sort_unstable();
-                    assert_eq!(canonical_notes(&score, drums), want, "{seed}/{kind}");
+                    let got: Vec<_> = match canonical_notes(&score, drums) {
+                        Canon::Packed(keys) => keys.into_iter().map(unpack).collect(),
+                        Canon::Tuples(notes) => notes,
+                    };
+                    assert_eq!(got, want, "{seed}/{kind}");
                 }
             }
         }

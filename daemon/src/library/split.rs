@@ -237,7 +237,11 @@ fn encode_track<'a, 'e: 'a>(
                     out.push(status);
                     running = Some(status);
                 }
-                out.extend_from_slice(&data[..len]);
+                // Byte by byte: a copy of a run-time length is a call to memcpy per event.
+                out.push(data[0]);
+                if len == 2 {
+                    out.push(data[1]);
+                }
             }
             other => {
                 running = None;
@@ -312,16 +316,13 @@ fn write_varlen(out: &mut Vec<u8>, v: u32) {
         out.push(v as u8);
         return;
     }
-    let mut buf = [0u8; 4];
-    let mut n = 3;
-    buf[3] = (v & 0x7F) as u8;
-    let mut rest = v >> 7;
-    while rest != 0 && n > 0 {
-        n -= 1;
-        buf[n] = (rest & 0x7F) as u8 | 0x80;
-        rest >>= 7;
+    // The groups above the lowest, most significant first, each with its continuation bit.
+    for shift in [21, 14, 7] {
+        if v >> shift != 0 {
+            out.push((v >> shift & 0x7F) as u8 | 0x80);
+        }
     }
-    out.extend_from_slice(&buf[n..]);
+    out.push((v & 0x7F) as u8);
 }
 
 /// The part of `parent` whose bytes hash to `id`, made again: parts are catalogued without an
