@@ -275,6 +275,60 @@ pub fn parse(bytes: &[u8], limits: &MidiLimits, arena: &Bump) -> Result<Facts, R
     Ok(facts)
 }
 
+/// What [`part_facts`] is told about a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartCounts {
+    /// Events in both tracks, their ends of track included.
+    pub events: u64,
+    /// Bit n set when channel n (0-based) carries a channel message.
+    pub channels: u16,
+    pub notes: u64,
+    pub drum_notes: u64,
+    /// The tick the later of the two tracks ends at.
+    pub duration_ticks: u64,
+}
+
+/// The facts [`parse`] finds in a part made by `library::split`, from what the split and the
+/// part's score already know, without reading its bytes: a two-track format-1 file at the
+/// parent's PPQ whose every event reads and whose tracks both end, so it has no repairs; its
+/// tempo map is its conductor's (`tempo`, in tick order) and its time signature the first of
+/// them. Rejects as `parse` does past `max_events`. The split's test
+/// `a_part_analysed_from_its_parents_notes_is_the_part_analysed_from_its_bytes` holds the two
+/// to the same facts.
+pub fn part_facts(
+    ppq: u16,
+    counts: PartCounts,
+    tempo: &[(u64, u32)],
+    time_signature: Option<(u8, u16)>,
+    limits: &MidiLimits,
+    arena: &Bump,
+) -> Result<Facts, Rejected> {
+    if counts.events > limits.max_events {
+        return Err(reject(Reason::TooManyEvents, format!("more than {} events", limits.max_events)));
+    }
+    let mut facts = Facts {
+        format: 1,
+        timing: Timing::Metrical { ppq },
+        tracks: 2,
+        channels: counts.channels,
+        notes: counts.notes,
+        drum_notes: counts.drum_notes,
+        events: counts.events,
+        duration_ticks: counts.duration_ticks,
+        duration_s: 0.0,
+        bpm: 120.0,
+        bpm_source: "default",
+        tempo_changes: false,
+        time_signature,
+        bars: None,
+        repairs: Repairs::default(),
+    };
+    let mut tempo_map = BumpVec::with_capacity_in(tempo.len(), arena);
+    tempo_map.extend_from_slice(tempo);
+    finish_timing(&mut facts, &mut tempo_map);
+    Ok(facts)
+}
+
 /// Walks one track's events. Returns whether the track held at least one readable event.
 fn scan_track(
     body: &[u8],

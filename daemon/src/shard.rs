@@ -586,11 +586,11 @@ impl Shard {
         }
     }
 
-    /// Dedupe, parse and analyse one content; counts nothing. `part`: the bytes are a split
-    /// part, which is catalogued without an object of its own, with its parent's seeds when
-    /// they were kept: its score is then made from them instead of read from its bytes (the
-    /// same score: `score::PartSeeds`). A whole file with parts to split comes back with its
-    /// own seeds.
+    /// Dedupe, parse and analyse one content; counts nothing. `Content::Part`: the bytes are
+    /// a split part, which is catalogued without an object of its own, with its parent's seeds
+    /// when they were kept: its score and facts are then made from them instead of read from
+    /// its bytes (the same score and facts: `score::PartSeeds`). A whole file with parts to
+    /// split comes back with its own seeds.
     fn describe(&mut self, bytes: &[u8], path: &str, content: Content, shared: &Shared) -> Verdict {
         let (part, derive) = match content {
             Content::Whole => (false, None),
@@ -624,28 +624,34 @@ impl Shard {
         // midly is fuzzed but still third-party code fed hostile bytes, and the analysis reads
         // the same bytes: a panic in either must cost one file, not a shard.
         let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            // A part with its parent's seeds: score and facts made from them, the bytes unread
+            // (the same score and facts: `score::PartSeeds`).
+            if let Some((seeds, p)) = derive {
+                if let Some(score) = seeds.score_of(p.track, p.channel, p.conductor_end, arena) {
+                    return PartSeeds::facts_of(&score, p.events, &limits, arena).map(|facts| {
+                        let profiles = analysis::key::PROFILES_USED;
+                        let a = analysis::analyze_with(&score, path, facts.duration_ticks, profiles, fingerprints);
+                        (Described { facts, analysis: Some(a) }, None)
+                    });
+                }
+            }
             midi::parse(bytes, &limits, arena).map(|facts| {
                 // SMPTE-timed files have no beats to analyse; the parse's facts stand alone.
                 let (analysis, seeds) = match facts.timing {
-                    midi::Timing::Metrical { .. } => {
-                        let score = derive
-                            .and_then(|(seeds, p)| seeds.score_of(p.track, p.channel, p.conductor_end, arena))
-                            .or_else(|| analysis::score::gather_with(bytes, arena, keep));
-                        match score {
-                            Some(score) => {
-                                let a = analysis::analyze_with(
-                                    &score,
-                                    path,
-                                    facts.duration_ticks,
-                                    analysis::key::PROFILES_USED,
-                                    fingerprints,
-                                );
-                                let seeds = if keep && a.parts.len() >= 2 { PartSeeds::of(&score) } else { None };
-                                (Some(a), seeds.map(Box::new))
-                            }
-                            None => (None, None),
+                    midi::Timing::Metrical { .. } => match analysis::score::gather_with(bytes, arena, keep) {
+                        Some(score) => {
+                            let a = analysis::analyze_with(
+                                &score,
+                                path,
+                                facts.duration_ticks,
+                                analysis::key::PROFILES_USED,
+                                fingerprints,
+                            );
+                            let seeds = if keep && a.parts.len() >= 2 { PartSeeds::of(&score) } else { None };
+                            (Some(a), seeds.map(Box::new))
                         }
-                    }
+                        None => (None, None),
+                    },
                     midi::Timing::Timecode { .. } => (None, None),
                 };
                 (Described { facts, analysis }, seeds)

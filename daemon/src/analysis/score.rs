@@ -39,6 +39,8 @@ pub struct TrackInfo<'a> {
     pub controllers: [u32; 16],
     /// The tick the track's walk ended at (its end of track, or its last readable event).
     pub end: u64,
+    /// Bit n set when channel n (0-based) carries a channel message in this track.
+    pub channels: u16,
     /// Its notes' positions in `Score::unsorted`, when that was kept.
     pub notes: (usize, usize),
 }
@@ -141,6 +143,7 @@ fn track_events<'a>(
         match ev.kind {
             TrackEventKind::Midi { channel, message } => {
                 let ch = channel.as_int();
+                info.channels |= 1 << ch;
                 match message {
                     MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
                         let slot = usize::from(ch) * 128 + usize::from(key.as_int());
@@ -225,6 +228,7 @@ pub struct PartSeeds {
 struct SeedTrack {
     name: String,
     instrument: String,
+    channels: u16,
     programs: [Option<u8>; 16],
     bends: [u32; 16],
     controllers: [u32; 16],
@@ -254,6 +258,7 @@ impl PartSeeds {
                 .map(|t| SeedTrack {
                     name: t.name.to_string(),
                     instrument: t.instrument.to_string(),
+                    channels: t.channels,
                     programs: t.programs,
                     bends: t.bends,
                     controllers: t.controllers,
@@ -285,6 +290,7 @@ impl PartSeeds {
             name: arena.alloc_str(&t.name),
             instrument: arena.alloc_str(&t.instrument),
             end: t.end,
+            channels: channel.map_or(t.channels, |c| t.channels & 1 << c),
             ..TrackInfo::default()
         };
         for ch in (0..16).filter(|&ch| kept(ch)) {
@@ -315,6 +321,28 @@ impl PartSeeds {
             end: conductor_end.max(t.end),
             unsorted: BumpVec::new_in(arena),
         })
+    }
+
+    /// The facts `midi::parse` finds in a part whose score [`PartSeeds::score_of`] made, the
+    /// split having written `events` events into it (both tracks, ends included).
+    pub fn facts_of(
+        part: &Score,
+        events: u64,
+        limits: &crate::midi::MidiLimits,
+        arena: &Bump,
+    ) -> Result<crate::midi::Facts, crate::midi::Rejected> {
+        let counts = crate::midi::PartCounts {
+            events,
+            channels: part.tracks.iter().fold(0, |m, t| m | t.channels),
+            notes: part.notes.len() as u64,
+            drum_notes: part.notes.iter().filter(|n| n.ch == 9).count() as u64,
+            duration_ticks: part.end,
+        };
+        let time_signature = part.time_sigs.first().map(|&(_, n, d)| (n, d));
+        // A part's division is its parent's, which parsed as metrical (SMPTE files have no
+        // score to split), so it fits the header's 15 bits.
+        let ppq = u16::try_from(part.ppq).unwrap_or(u16::MAX);
+        crate::midi::part_facts(ppq, counts, &part.tempo, time_signature, limits, arena)
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Part {
     pub label: String,
     /// The tick the part's conductor track (track 0) ends at: its last event's.
     pub conductor_end: u64,
+    /// The events written into it, both tracks' ends included.
+    pub events: u64,
     pub bytes: Vec<u8>,
 }
 
@@ -167,9 +169,9 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
     }
     // The conductor chunk is the same in every part: encoded once, copied into each.
     let mut conductor_chunk = Vec::with_capacity(16 + conductor.len() * 8);
-    if !encode_track(&mut conductor_chunk, conductor.iter(), conductor_end) {
+    let Some(conductor_events) = encode_track(&mut conductor_chunk, conductor.iter(), conductor_end) else {
         return Vec::new();
-    }
+    };
     let mut total = 0usize;
 
     let mut parts = Vec::with_capacity(plan.len());
@@ -186,9 +188,7 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
         // The parent's division, byte for byte (SMPTE divisions included).
         out.extend_from_slice(&division);
         out.extend_from_slice(&conductor_chunk);
-        if !encode_track(&mut out, own, track.end) {
-            return Vec::new();
-        }
+        let Some(own_events) = encode_track(&mut out, own, track.end) else { return Vec::new() };
         total += out.len();
         if total > budget {
             return Vec::new();
@@ -199,6 +199,7 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
             channel,
             label: track.label.clone(),
             conductor_end,
+            events: conductor_events + own_events,
             bytes: out,
         });
     }
@@ -211,8 +212,9 @@ const HEADER: [u8; 12] = *b"MThd\0\0\0\x06\0\x01\0\x02";
 /// Appends one `MTrk` chunk: the events at their absolute ticks, with deltas recomputed and an
 /// end-of-track at `end`, encoded exactly as midly's writer encodes them (running status for
 /// channel messages, cancelled by any other event), so a part's bytes, and so its content id,
-/// do not depend on which of the two writes it. False when a gap does not fit a delta (2^28
-/// ticks: a file no part is worth making of).
+/// do not depend on which of the two writes it. Returns how many events it wrote, the end of
+/// track included; None when a gap does not fit a delta (2^28 ticks: a file no part is worth
+/// making of).
 ///
 /// Channel messages, nearly all of a part, are written here; the few meta and SysEx events go
 /// through midly's own writer one at a time.
@@ -220,14 +222,17 @@ fn encode_track<'a, 'e: 'a>(
     out: &mut Vec<u8>,
     events: impl Iterator<Item = &'a (u64, TrackEventKind<'e>)>,
     end: u64,
-) -> bool {
+) -> Option<u64> {
     let start = out.len();
     out.extend_from_slice(b"MTrk\0\0\0\0");
     let mut running: Option<u8> = None;
     let mut last = 0u64;
     let mut scratch = Vec::new();
+    // The end of track is one.
+    let mut written = 1;
     for (tick, kind) in events {
-        let Some(delta) = delta(&mut last, *tick) else { return false };
+        written += 1;
+        let delta = delta(&mut last, *tick)?;
         write_varlen(out, delta);
         match *kind {
             TrackEventKind::Midi { channel, message } => {
@@ -246,18 +251,18 @@ fn encode_track<'a, 'e: 'a>(
             other => {
                 running = None;
                 if !midly_event(out, other, &mut scratch) {
-                    return false;
+                    return None;
                 }
             }
         }
     }
     // At the track's end, or right after its last event (a gap saturates to delta 0).
-    let Some(delta) = delta(&mut last, end) else { return false };
+    let delta = delta(&mut last, end)?;
     write_varlen(out, delta);
     out.extend_from_slice(&[0xFF, 0x2F, 0x00]);
-    let Ok(len) = u32::try_from(out.len() - start - 8) else { return false };
+    let len = u32::try_from(out.len() - start - 8).ok()?;
     out[start + 4..start + 8].copy_from_slice(&len.to_be_bytes());
-    true
+    Some(written)
 }
 
 /// The delta from `last` to `tick` (0 when `tick` is earlier), `last` moved on; None when it
@@ -713,6 +718,9 @@ mod tests {
                 )
             };
             assert_eq!(shape(&got), shape(&want), "part {} of a {}-byte file", p.index, file.len());
+            // And the facts the parse finds in its bytes.
+            let derived_facts = score::PartSeeds::facts_of(&got, p.events, &limits, &arena).expect("facts");
+            assert_eq!(derived_facts, facts, "facts of part {} of a {}-byte file", p.index, file.len());
             let derived = seeds
                 .score_of(p.track, p.channel, p.conductor_end, &arena)
                 .map(|s| analysis::analyze_with(&s, &path, facts.duration_ticks, key::PROFILES_USED, true));
