@@ -296,3 +296,42 @@ fn copies_of_one_song_in_flight_together_are_split_once() {
         assert_eq!(sources, 1, "part {} recorded once per split: {shown:#}", part.index);
     }
 }
+
+/// A song with more notes than a parent's seeds keep (`score::PartSeeds::MAX_NOTES`): its parts
+/// are parsed and analysed from their own bytes instead, and are catalogued the same way, each
+/// with its notes and analysis.
+#[test]
+fn a_song_too_big_for_seeds_has_its_parts_read_from_their_bytes() {
+    let per_track = midid::analysis::score::PartSeeds::MAX_NOTES / 2 + 500;
+    let track = |channel: u8, low: u8| {
+        let mut body = Vec::new();
+        for i in 0..per_track {
+            let pitch = low + (i % 12) as u8;
+            // Delta 0, note on; delta 12, note off.
+            body.extend_from_slice(&[0x00, 0x90 | channel, pitch, 100, 0x0c, 0x80 | channel, pitch, 0]);
+        }
+        body.extend_from_slice(&[0x00, 0xff, 0x2f, 0x00]);
+        body
+    };
+    let mut song = b"MThd\0\0\0\x06\0\x01\0\x02\0\x60".to_vec();
+    for body in [track(0, 36), track(1, 60)] {
+        song.extend_from_slice(b"MTrk");
+        song.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        song.extend_from_slice(&body);
+    }
+    let parts = midid::library::split::split(&song);
+    assert_eq!(parts.len(), 2, "two note tracks");
+    let mut dir = Dir::new();
+    dir.write("songs/Big Song.mid", &song);
+    dir.start();
+    let job = dir.ctl_json(&["import", path_str(&dir.path("songs")), "--wait", "--json"]);
+    assert_eq!(job["state"], "done", "{job:#}");
+    assert_eq!(job["counts"]["parts"], 2, "{job:#}");
+    for part in &parts {
+        let hash = midid::dedupe::to_hex(&midid::dedupe::content_id(&part.bytes));
+        let shown = dir.ctl_json(&["show", &hash, "--json"]);
+        assert_eq!(shown["notes"], per_track as u64, "{shown:#}");
+        assert_eq!(shown["parent"], midid::dedupe::to_hex(&midid::dedupe::content_id(&song)).as_str(), "{shown:#}");
+        assert!(shown["fingerprint"].is_string(), "analysed: {shown:#}");
+    }
+}

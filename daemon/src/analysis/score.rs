@@ -237,9 +237,11 @@ struct SeedTrack {
 }
 
 impl PartSeeds {
-    /// Most notes a parent's seeds hold (24 bytes each, kept on the heap while its object is
-    /// written): a larger file's parts are gathered from their own bytes instead.
-    pub const MAX_NOTES: usize = 1 << 20;
+    /// Most notes a parent's seeds hold: 24 bytes each, kept on the heap while its object is
+    /// written, so seeds take at most 1.5 MiB per file a shard has in flight (64 by default)
+    /// however hostile the files (songs hold a few thousand notes). A larger file's parts are
+    /// parsed and gathered from their own bytes instead.
+    pub const MAX_NOTES: usize = 1 << 16;
 
     /// None when the score was gathered without `keep_unsorted`, or holds too many notes.
     pub fn of(score: &Score) -> Option<PartSeeds> {
