@@ -275,6 +275,25 @@ pub fn parse(bytes: &[u8], limits: &MidiLimits, arena: &Bump) -> Result<Facts, R
     Ok(facts)
 }
 
+/// A variable-length quantity (a delta time, a length) as the SMF specification and midly's
+/// writer write it: big-endian groups of 7 bits, no leading zero groups; only the low 28 bits
+/// of `v` count. The split and the generator both write with it.
+pub fn write_varlen(out: &mut Vec<u8>, v: u32) {
+    let v = v & 0x0FFF_FFFF;
+    // Most deltas are 0 or short gaps.
+    if v < 0x80 {
+        out.push(v as u8);
+        return;
+    }
+    // The groups above the lowest, most significant first, each with its continuation bit.
+    for shift in [21, 14, 7] {
+        if v >> shift != 0 {
+            out.push((v >> shift & 0x7F) as u8 | 0x80);
+        }
+    }
+    out.push((v & 0x7F) as u8);
+}
+
 /// What [`part_facts`] is told about a part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartCounts {
@@ -446,6 +465,30 @@ fn finish_timing(facts: &mut Facts, tempo_map: &mut BumpVec<(u64, u32)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The variable-length quantities of the SMF specification's own table.
+    #[test]
+    fn varlen_is_written_as_the_smf_specification_tabulates_it() {
+        let table: &[(u32, &[u8])] = &[
+            (0, &[0x00]),
+            (0x40, &[0x40]),
+            (0x7F, &[0x7F]),
+            (0x80, &[0x81, 0x00]),
+            (0x2000, &[0xC0, 0x00]),
+            (0x3FFF, &[0xFF, 0x7F]),
+            (0x4000, &[0x81, 0x80, 0x00]),
+            (0x10_0000, &[0xC0, 0x80, 0x00]),
+            (0x1F_FFFF, &[0xFF, 0xFF, 0x7F]),
+            (0x20_0000, &[0x81, 0x80, 0x80, 0x00]),
+            (0x800_0000, &[0xC0, 0x80, 0x80, 0x00]),
+            (0xFFF_FFFF, &[0xFF, 0xFF, 0xFF, 0x7F]),
+        ];
+        for (v, want) in table {
+            let mut out = Vec::new();
+            write_varlen(&mut out, *v);
+            assert_eq!(out, *want, "{v:#x}");
+        }
+    }
 
     fn smf(format: u16, division: u16, tracks: &[&[u8]]) -> Vec<u8> {
         let mut out = b"MThd".to_vec();

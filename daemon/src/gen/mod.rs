@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::midi::write_varlen;
+
 // ---------------------------------------------------------------------------------------------
 // Public API
 // ---------------------------------------------------------------------------------------------
@@ -754,20 +756,6 @@ const PACK_SIZE: usize = 600;
 // Byte writer
 // ---------------------------------------------------------------------------------------------
 
-fn varlen(out: &mut Vec<u8>, v: u32) {
-    let mut v = v & 0x0FFF_FFFF;
-    let mut buf = [0u8; 4];
-    let mut i = 3;
-    buf[3] = (v & 0x7F) as u8;
-    v >>= 7;
-    while v > 0 {
-        i -= 1;
-        buf[i] = (v & 0x7F) as u8 | 0x80;
-        v >>= 7;
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
 #[derive(Debug, Clone, Copy)]
 enum EvData {
     /// status, data 1, data 2 (ignored for 0xC0/0xD0).
@@ -830,14 +818,14 @@ impl TrackBuf {
     fn delta(&mut self, tick: u32) {
         let d = tick.saturating_sub(self.last);
         self.last = self.last.max(tick);
-        varlen(&mut self.out, d);
+        write_varlen(&mut self.out, d);
     }
 
     fn meta(&mut self, tick: u32, ty: u8, data: &[u8]) {
         self.delta(tick);
         self.out.push(0xFF);
         self.out.push(ty);
-        varlen(&mut self.out, data.len() as u32);
+        write_varlen(&mut self.out, data.len() as u32);
         self.out.extend_from_slice(data);
         // Meta events cancel running status.
         self.running = None;
@@ -866,7 +854,7 @@ impl TrackBuf {
     fn sysex(&mut self, tick: u32, data: &[u8]) {
         self.delta(tick);
         self.out.push(0xF0);
-        varlen(&mut self.out, data.len() as u32);
+        write_varlen(&mut self.out, data.len() as u32);
         self.out.extend_from_slice(data);
         self.running = None;
     }
@@ -2601,24 +2589,6 @@ mod tests {
             }
             assert_ne!(midi_bytes(kind, 1), midi_bytes(kind, 2));
             assert_eq!(midi_bytes(kind, 3), midi_bytes(kind, 3));
-        }
-    }
-
-    #[test]
-    fn varlen_matches_the_spec_examples() {
-        for (v, enc) in [
-            (0u32, &[0x00u8][..]),
-            (0x40, &[0x40]),
-            (0x7F, &[0x7F]),
-            (0x80, &[0x81, 0x00]),
-            (0x2000, &[0xC0, 0x00]),
-            (0x3FFF, &[0xFF, 0x7F]),
-            (0x4000, &[0x81, 0x80, 0x00]),
-            (0x0FFF_FFFF, &[0xFF, 0xFF, 0xFF, 0x7F]),
-        ] {
-            let mut out = Vec::new();
-            varlen(&mut out, v);
-            assert_eq!(out, enc, "{v:#x}");
         }
     }
 

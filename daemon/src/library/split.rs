@@ -27,6 +27,7 @@
 use midly::num::u28;
 
 use crate::dedupe::{content_id, ContentId};
+use crate::midi::write_varlen;
 use midly::{EventIter, Format, Header, MetaMessage, TrackEvent, TrackEventKind};
 
 /// One part of a file.
@@ -311,23 +312,6 @@ fn midly_event(out: &mut Vec<u8>, kind: TrackEventKind, scratch: &mut Vec<u8>) -
         }
         None => false,
     }
-}
-
-/// A delta (at most 28 bits) as midly writes it: big-endian groups of 7 bits, no leading zero
-/// groups.
-fn write_varlen(out: &mut Vec<u8>, v: u32) {
-    // Most deltas are 0 or short gaps.
-    if v < 0x80 {
-        out.push(v as u8);
-        return;
-    }
-    // The groups above the lowest, most significant first, each with its continuation bit.
-    for shift in [21, 14, 7] {
-        if v >> shift != 0 {
-            out.push((v >> shift & 0x7F) as u8 | 0x80);
-        }
-    }
-    out.push((v & 0x7F) as u8);
 }
 
 /// The part of `parent` whose bytes hash to `id`, made again: parts are catalogued without an
@@ -657,30 +641,6 @@ mod tests {
             let format = if refs.len() == 1 { 0 } else { 1 };
             let file = smf(format, 96 + round, &refs);
             assert_bytes_as_midly_wrote_them(&file);
-        }
-    }
-
-    /// The variable-length quantities of the SMF specification's own table.
-    #[test]
-    fn deltas_are_written_as_the_smf_specification_tabulates_them() {
-        let table: &[(u32, &[u8])] = &[
-            (0, &[0x00]),
-            (0x40, &[0x40]),
-            (0x7F, &[0x7F]),
-            (0x80, &[0x81, 0x00]),
-            (0x2000, &[0xC0, 0x00]),
-            (0x3FFF, &[0xFF, 0x7F]),
-            (0x4000, &[0x81, 0x80, 0x00]),
-            (0x10_0000, &[0xC0, 0x80, 0x00]),
-            (0x1F_FFFF, &[0xFF, 0xFF, 0x7F]),
-            (0x20_0000, &[0x81, 0x80, 0x80, 0x00]),
-            (0x800_0000, &[0xC0, 0x80, 0x80, 0x00]),
-            (0xFFF_FFFF, &[0xFF, 0xFF, 0xFF, 0x7F]),
-        ];
-        for (v, want) in table {
-            let mut out = Vec::new();
-            write_varlen(&mut out, *v);
-            assert_eq!(out, *want, "{v:#x}");
         }
     }
 
