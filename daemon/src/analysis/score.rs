@@ -33,15 +33,23 @@ pub struct TrackInfo<'a> {
     pub name: &'a str,
     /// Instrument name meta, if any.
     pub instrument: &'a str,
-    /// The score-wide counts below, for this track alone (what a part split from it holds).
+}
+
+/// What one track that holds notes adds to the score: the score-wide counts for this track
+/// alone, what a part split from it holds. Kept only when asked (`gather_with`), and only for
+/// tracks with notes, so a file of empty chunks costs nothing here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackFacts {
+    /// The track's position among the file's `MTrk` chunks.
+    pub track: usize,
     pub programs: [Option<u8>; 16],
     pub bends: [u32; 16],
     pub controllers: [u32; 16],
-    /// The tick the track's walk ended at (its end of track, or its last readable event).
-    pub end: u64,
     /// Bit n set when channel n (0-based) carries a channel message in this track.
     pub channels: u16,
-    /// Its notes' positions in `Score::unsorted`, when that was kept.
+    /// The tick the track's walk ended at (its end of track, or its last readable event).
+    pub end: u64,
+    /// Its notes' positions in `Score::unsorted`.
     pub notes: (usize, usize),
 }
 
@@ -64,9 +72,11 @@ pub struct Score<'a> {
     pub controllers: [u32; 16],
     /// Last event tick of any track.
     pub end: u64,
-    /// The notes in the order the walk found them (track by track), before the sort; kept only
-    /// when asked (`gather_with`), for deriving split parts' scores ([`PartSeeds`]).
+    /// The notes in the order the walk found them (track by track), before the sort, and what
+    /// each track with notes holds; kept only when asked (`gather_with`), for deriving split
+    /// parts' scores ([`PartSeeds`]).
     pub unsorted: BumpVec<'a, Note>,
+    pub kept: BumpVec<'a, TrackFacts>,
 }
 
 /// Walks the chunks of a file that `midi::parse` accepted. None only when no track can be read.
@@ -97,6 +107,7 @@ pub fn gather_with<'a>(bytes: &[u8], arena: &'a Bump, keep_unsorted: bool) -> Op
         controllers: [0; 16],
         end: 0,
         unsorted: BumpVec::new_in(arena),
+        kept: BumpVec::new_in(arena),
     };
     let mut pos = 8usize.checked_add(hlen)?;
     // One open-note slot per channel and pitch. A second note-on on a sounding key ends the
@@ -107,8 +118,11 @@ pub fn gather_with<'a>(bytes: &[u8], arena: &'a Bump, keep_unsorted: bool) -> Op
         let len = u32::from_be_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
         let body_end = (pos + 8).saturating_add(len).min(bytes.len());
         if id == b"MTrk" {
-            let track = score.tracks.len() as u16;
-            let info = track_events(&bytes[pos + 8..body_end], track, &mut score, &mut open, arena);
+            let index = score.tracks.len();
+            let (info, facts) = track_events(&bytes[pos + 8..body_end], index as u16, &mut score, &mut open, arena);
+            if keep_unsorted && facts.notes.1 > facts.notes.0 {
+                score.kept.push(TrackFacts { track: index, ..facts });
+            }
             score.tracks.push(info);
         } else if !id.iter().all(|b| (0x20..0x7F).contains(b)) {
             break;
@@ -134,8 +148,9 @@ fn track_events<'a>(
     score: &mut Score<'a>,
     open: &mut OpenNotes,
     arena: &'a Bump,
-) -> TrackInfo<'a> {
-    let mut info = TrackInfo { notes: (score.notes.len(), score.notes.len()), ..TrackInfo::default() };
+) -> (TrackInfo<'a>, TrackFacts) {
+    let mut info = TrackInfo::default();
+    let mut facts = TrackFacts { notes: (score.notes.len(), score.notes.len()), ..TrackFacts::default() };
     let mut tick = 0u64;
     for ev in EventIter::new(body) {
         let Ok(ev) = ev else { break };
@@ -143,7 +158,7 @@ fn track_events<'a>(
         match ev.kind {
             TrackEventKind::Midi { channel, message } => {
                 let ch = channel.as_int();
-                info.channels |= 1 << ch;
+                facts.channels |= 1 << ch;
                 match message {
                     MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
                         let slot = usize::from(ch) * 128 + usize::from(key.as_int());
@@ -160,15 +175,15 @@ fn track_events<'a>(
                     }
                     MidiMessage::ProgramChange { program } => {
                         score.programs[usize::from(ch)].get_or_insert(program.as_int());
-                        info.programs[usize::from(ch)].get_or_insert(program.as_int());
+                        facts.programs[usize::from(ch)].get_or_insert(program.as_int());
                     }
                     MidiMessage::PitchBend { bend } if bend.as_int() != 0x2000 => {
                         score.bends[usize::from(ch)] += 1;
-                        info.bends[usize::from(ch)] += 1;
+                        facts.bends[usize::from(ch)] += 1;
                     }
                     MidiMessage::Controller { .. } => {
                         score.controllers[usize::from(ch)] += 1;
-                        info.controllers[usize::from(ch)] += 1;
+                        facts.controllers[usize::from(ch)] += 1;
                     }
                     _ => {}
                 }
@@ -198,9 +213,9 @@ fn track_events<'a>(
         push_note(score, on, tick.max(on + 1), (slot % 128) as u8, v, (slot / 128) as u8, track);
     });
     score.end = score.end.max(tick);
-    info.end = tick;
-    info.notes.1 = score.notes.len();
-    info
+    facts.end = tick;
+    facts.notes.1 = score.notes.len();
+    (info, facts)
 }
 
 /// What a split part's score is made of, kept from its parent's [`gather_with`], so a part is
@@ -222,58 +237,59 @@ pub struct PartSeeds {
     key_sigs: Vec<(u64, i8, bool)>,
     /// The parent's notes in the order its walk found them.
     notes: Vec<Note>,
+    /// The parent's tracks that hold notes, in track order.
     tracks: Vec<SeedTrack>,
 }
 
 struct SeedTrack {
     name: String,
     instrument: String,
-    channels: u16,
-    programs: [Option<u8>; 16],
-    bends: [u32; 16],
-    controllers: [u32; 16],
-    end: u64,
-    notes: (usize, usize),
+    facts: TrackFacts,
 }
 
 impl PartSeeds {
-    /// Most notes a parent's seeds hold: 24 bytes each, kept on the heap while its object is
-    /// written, so seeds take at most 1.5 MiB per file a shard has in flight (64 by default)
-    /// however hostile the files (songs hold a few thousand notes). A larger file's parts are
-    /// parsed and gathered from their own bytes instead.
+    /// Most notes a parent's seeds hold (24 bytes each), and most conductor events (16 bytes
+    /// each). Seeds live on the heap while the parent's object is written, so with at most
+    /// `library::split::MAX_PARTS` note tracks they take under 2.6 MiB per file a shard has in
+    /// flight (64 by default), however hostile the files; songs hold a few thousand notes. A
+    /// file past a bound has its parts parsed and gathered from their own bytes instead.
     pub const MAX_NOTES: usize = 1 << 16;
 
-    /// None when the score was gathered without `keep_unsorted`, or holds too many notes.
+    /// None when the score was gathered without `keep_unsorted`, or is past a bound: more notes
+    /// or conductor events than [`Self::MAX_NOTES`], more note tracks than a split makes parts,
+    /// or more tracks than a part's 16-bit track index names.
     pub fn of(score: &Score) -> Option<PartSeeds> {
-        if score.unsorted.len() != score.notes.len() || score.notes.len() > Self::MAX_NOTES {
+        let conductor = score.tempo.len() + score.time_sigs.len() + score.key_sigs.len();
+        if score.unsorted.len() != score.notes.len()
+            || score.notes.len() > Self::MAX_NOTES
+            || conductor > Self::MAX_NOTES
+            || score.kept.len() > crate::library::split::MAX_PARTS
+            || score.tracks.len() > usize::from(u16::MAX) + 1
+        {
             return None;
         }
+        let tracks = score
+            .kept
+            .iter()
+            .map(|f| {
+                let info = score.tracks.get(f.track).copied().unwrap_or_default();
+                SeedTrack { name: info.name.to_string(), instrument: info.instrument.to_string(), facts: *f }
+            })
+            .collect();
         Some(PartSeeds {
             ppq: score.ppq,
             tempo: score.tempo.to_vec(),
             time_sigs: score.time_sigs.to_vec(),
             key_sigs: score.key_sigs.to_vec(),
             notes: score.unsorted.to_vec(),
-            tracks: score
-                .tracks
-                .iter()
-                .map(|t| SeedTrack {
-                    name: t.name.to_string(),
-                    instrument: t.instrument.to_string(),
-                    channels: t.channels,
-                    programs: t.programs,
-                    bends: t.bends,
-                    controllers: t.controllers,
-                    end: t.end,
-                    notes: t.notes,
-                })
-                .collect(),
+            tracks,
         })
     }
 
     /// The score of the part holding parent track `track` (0-based, among the `MTrk` chunks),
     /// or only its `channel` (0-based), whose conductor track ends at `conductor_end`: what
-    /// [`gather`] finds in that part's bytes. None for a track the parent did not have.
+    /// [`gather_with`] finds in that part's bytes, notes kept. None for a track the parent did
+    /// not have, or that holds no notes.
     pub fn score_of<'a>(
         &self,
         track: u16,
@@ -281,28 +297,32 @@ impl PartSeeds {
         conductor_end: u64,
         arena: &'a Bump,
     ) -> Option<Score<'a>> {
-        let t = self.tracks.get(usize::from(track))?;
-        let own = self.notes.get(t.notes.0..t.notes.1)?;
+        let at = self.tracks.binary_search_by_key(&usize::from(track), |t| t.facts.track).ok()?;
+        let t = &self.tracks[at];
+        let own = self.notes.get(t.facts.notes.0..t.facts.notes.1)?;
         let kept = |ch: usize| channel.is_none_or(|c| usize::from(c) == ch);
-        let mut notes = BumpVec::with_capacity_in(own.len(), arena);
-        notes.extend(own.iter().filter(|n| kept(usize::from(n.ch))).map(|n| Note { track: 1, ..*n }));
+        let mut unsorted = BumpVec::with_capacity_in(own.len(), arena);
+        unsorted.extend(own.iter().filter(|n| kept(usize::from(n.ch))).map(|n| Note { track: 1, ..*n }));
+        let mut notes = BumpVec::with_capacity_in(unsorted.len(), arena);
+        notes.extend_from_slice(&unsorted);
         notes.sort_unstable_by_key(|n| (n.on, n.pitch, n.track));
-        // A part's score keeps no unsorted notes: parts are not split again.
-        let mut info = TrackInfo {
-            name: arena.alloc_str(&t.name),
-            instrument: arena.alloc_str(&t.instrument),
-            end: t.end,
-            channels: channel.map_or(t.channels, |c| t.channels & 1 << c),
-            ..TrackInfo::default()
+        let mut facts = TrackFacts {
+            track: 1,
+            channels: channel.map_or(t.facts.channels, |c| t.facts.channels & 1 << c),
+            end: t.facts.end,
+            notes: (0, notes.len()),
+            ..TrackFacts::default()
         };
         for ch in (0..16).filter(|&ch| kept(ch)) {
-            info.programs[ch] = t.programs[ch];
-            info.bends[ch] = t.bends[ch];
-            info.controllers[ch] = t.controllers[ch];
+            facts.programs[ch] = t.facts.programs[ch];
+            facts.bends[ch] = t.facts.bends[ch];
+            facts.controllers[ch] = t.facts.controllers[ch];
         }
-        let conductor = TrackInfo { end: conductor_end, ..TrackInfo::default() };
+        let own_info = TrackInfo { name: arena.alloc_str(&t.name), instrument: arena.alloc_str(&t.instrument) };
         let mut tracks = BumpVec::with_capacity_in(2, arena);
-        tracks.extend([conductor, info]);
+        tracks.extend([TrackInfo::default(), own_info]);
+        let mut kept_facts = BumpVec::with_capacity_in(1, arena);
+        kept_facts.push(facts);
         let mut tempo = BumpVec::with_capacity_in(self.tempo.len(), arena);
         tempo.extend_from_slice(&self.tempo);
         let mut time_sigs = BumpVec::with_capacity_in(self.time_sigs.len(), arena);
@@ -317,11 +337,13 @@ impl PartSeeds {
             time_sigs,
             key_sigs,
             tracks,
-            programs: info.programs,
-            bends: info.bends,
-            controllers: info.controllers,
-            end: conductor_end.max(t.end),
-            unsorted: BumpVec::new_in(arena),
+            programs: facts.programs,
+            bends: facts.bends,
+            controllers: facts.controllers,
+            // The conductor track ends at its last event.
+            end: conductor_end.max(t.facts.end),
+            unsorted,
+            kept: kept_facts,
         })
     }
 
@@ -335,7 +357,7 @@ impl PartSeeds {
     ) -> Result<crate::midi::Facts, crate::midi::Rejected> {
         let counts = crate::midi::PartCounts {
             events,
-            channels: part.tracks.iter().fold(0, |m, t| m | t.channels),
+            channels: part.kept.iter().fold(0, |m, t| m | t.channels),
             notes: part.notes.len() as u64,
             drum_notes: part.notes.iter().filter(|n| n.ch == 9).count() as u64,
             duration_ticks: part.end,

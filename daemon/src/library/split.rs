@@ -176,6 +176,7 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
     let mut total = 0usize;
 
     let mut parts = Vec::with_capacity(plan.len());
+    let shares = plan.len();
     for (n, (ti, channel)) in plan.into_iter().enumerate() {
         let track = &tracks[ti];
         // A channel part keeps that channel's messages and the track's meta events.
@@ -184,7 +185,10 @@ pub fn split(bytes: &[u8]) -> Vec<Part> {
             (TrackEventKind::Midi { channel: c, .. }, Some(want)) => c.as_int() == want,
             (_, Some(_)) => false,
         });
-        let mut out = Vec::with_capacity(HEADER.len() + conductor_chunk.len() + 16 + track.bytes * 5 / 4);
+        // A channel part holds about its share of the track (the buffer grows if it holds more),
+        // so a track split 16 ways does not reserve 16 tracks' worth.
+        let estimate = if channel.is_some() { track.bytes / shares } else { track.bytes };
+        let mut out = Vec::with_capacity(HEADER.len() + conductor_chunk.len() + 16 + estimate * 5 / 4);
         out.extend_from_slice(&HEADER);
         // The parent's division, byte for byte (SMPTE divisions included).
         out.extend_from_slice(&division);
@@ -663,18 +667,25 @@ mod tests {
             let facts = crate::midi::parse(&p.bytes, &limits, &arena).expect("a part parses");
             let from_bytes = analysis::analyze_import(&p.bytes, &path, facts.duration_ticks, &arena, true);
             // The scores themselves, field by field (what the analysis reads and what it does not).
-            let want = score::gather(&p.bytes, &arena).expect("a part gathers");
+            let want = score::gather_with(&p.bytes, &arena, true).expect("a part gathers");
             let got = seeds.score_of(p.track, p.channel, p.conductor_end, &arena).expect("a parent track");
             let shape = |s: &score::Score| {
                 let notes: Vec<_> = s.notes.iter().map(|n| (n.on, n.off, n.pitch, n.vel, n.ch, n.track)).collect();
-                let tracks: Vec<_> = s
-                    .tracks
-                    .iter()
-                    .map(|t| (t.name, t.instrument, t.programs, t.bends, t.controllers, t.end))
-                    .collect();
+                let unsorted: Vec<_> =
+                    s.unsorted.iter().map(|n| (n.on, n.off, n.pitch, n.vel, n.ch, n.track)).collect();
+                let tracks: Vec<_> = s.tracks.iter().map(|t| (t.name, t.instrument)).collect();
                 format!(
-                    "{} {} {notes:?} {:?} {:?} {:?} {tracks:?} {:?} {:?} {:?} {}",
-                    s.ppq, s.format, s.tempo, s.time_sigs, s.key_sigs, s.programs, s.bends, s.controllers, s.end
+                    "{} {} {notes:?} {unsorted:?} {:?} {:?} {:?} {tracks:?} {:?} {:?} {:?} {:?} {}",
+                    s.ppq,
+                    s.format,
+                    s.tempo,
+                    s.time_sigs,
+                    s.key_sigs,
+                    s.kept,
+                    s.programs,
+                    s.bends,
+                    s.controllers,
+                    s.end
                 )
             };
             assert_eq!(shape(&got), shape(&want), "part {} of a {}-byte file", p.index, file.len());
@@ -767,6 +778,34 @@ mod tests {
             }
         }
         assert!(compared >= 100, "generated songs have parts: {compared}");
+    }
+
+    /// Regression (found in review): a part's track index is 16 bits, so a file with more tracks
+    /// had a part whose seeds were another track's, and that part was catalogued with the wrong
+    /// analysis. Such a file keeps no seeds (its parts are read from their own bytes); empty
+    /// chunks keep nothing, only tracks with notes do.
+    #[test]
+    fn a_file_with_more_tracks_than_a_part_index_names_keeps_no_seeds() {
+        let empty: &[(u32, &[u8])] = &[];
+        let low: &[(u32, &[u8])] = &[(0, &[0x90, 40, 100]), (96, &[0x80, 40, 0])];
+        let high: &[(u32, &[u8])] = &[(0, &[0x91, 70, 100]), (96, &[0x81, 70, 0])];
+        let mut tracks = vec![low];
+        tracks.extend(std::iter::repeat_n(empty, 65_535));
+        tracks.push(high);
+        let file = smf(1, 96, &tracks);
+        let parts = split(&file);
+        assert_eq!(parts.len(), 2);
+        let arena = Bump::new();
+        let score = score::gather_with(&file, &arena, true).expect("gathers");
+        assert_eq!(score.kept.iter().map(|f| f.track).collect::<Vec<_>>(), vec![0, 65_536], "note tracks only");
+        assert!(score::PartSeeds::of(&score).is_none(), "no seeds past 65,536 tracks");
+        // One track fewer and the index fits: seeds are kept, and hold the right track.
+        tracks.remove(1);
+        let file = smf(1, 96, &tracks);
+        let arena = Bump::new();
+        let score = score::gather_with(&file, &arena, true).expect("gathers");
+        assert!(score::PartSeeds::of(&score).is_some());
+        assert_eq!(assert_derived_analyses_match(&file), 2);
     }
 
     /// The property on generated files of every kind: the parts' notes are the parent's.
