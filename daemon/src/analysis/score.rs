@@ -250,14 +250,19 @@ struct SeedTrack {
 impl PartSeeds {
     /// Most notes a parent's seeds hold (24 bytes each), and most conductor events (16 bytes
     /// each). Seeds live on the heap while the parent's object is written, so with at most
-    /// `library::split::MAX_PARTS` note tracks they take under 2.6 MiB per file a shard has in
-    /// flight (64 by default), however hostile the files; songs hold a few thousand notes. A
-    /// file past a bound has its parts parsed and gathered from their own bytes instead.
+    /// `library::split::MAX_PARTS` note tracks and [`Self::MAX_NAME_BYTES`] of their names they
+    /// take under 2.6 MiB per file a shard has in flight (64 by default), however hostile the
+    /// files; songs hold a few thousand notes. A file past a bound has its parts parsed and
+    /// gathered from their own bytes instead.
     pub const MAX_NOTES: usize = 1 << 16;
+    /// Most bytes of track and instrument names the note tracks' seeds hold (a name meta may
+    /// be as long as the file).
+    pub const MAX_NAME_BYTES: usize = 1 << 16;
 
     /// None when the score was gathered without `keep_unsorted`, or is past a bound: more notes
     /// or conductor events than [`Self::MAX_NOTES`], more note tracks than a split makes parts,
-    /// or more tracks than a part's 16-bit track index names.
+    /// more of their names than [`Self::MAX_NAME_BYTES`], or more tracks than a part's 16-bit
+    /// track index names.
     pub fn of(score: &Score) -> Option<PartSeeds> {
         let conductor = score.tempo.len() + score.time_sigs.len() + score.key_sigs.len();
         if score.unsorted.len() != score.notes.len()
@@ -266,6 +271,15 @@ impl PartSeeds {
             || score.kept.len() > crate::library::split::MAX_PARTS
             || score.tracks.len() > usize::from(u16::MAX) + 1
         {
+            return None;
+        }
+        let names: usize = score
+            .kept
+            .iter()
+            .filter_map(|f| score.tracks.get(f.track))
+            .map(|t| t.name.len() + t.instrument.len())
+            .sum();
+        if names > Self::MAX_NAME_BYTES {
             return None;
         }
         let tracks = score

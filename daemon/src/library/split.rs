@@ -808,6 +808,30 @@ mod tests {
         assert_eq!(assert_derived_analyses_match(&file), 2);
     }
 
+    /// Seeds hold at most `MAX_NAME_BYTES` of names: a note track named with a name meta as
+    /// long as that keeps none (its parts are read from their bytes), one byte shorter keeps them.
+    #[test]
+    fn a_name_longer_than_seeds_hold_keeps_no_seeds() {
+        let max = score::PartSeeds::MAX_NAME_BYTES;
+        let with_name = |len: usize| {
+            // A track name meta: FF 03, its length as a variable-length quantity, the name.
+            let mut meta = vec![0xff, 0x03];
+            crate::midi::write_varlen(&mut meta, len as u32);
+            meta.extend(std::iter::repeat_n(b'n', len));
+            meta
+        };
+        let other: &[(u32, &[u8])] = &[(0, &[0x91, 70, 100]), (96, &[0x81, 70, 0])];
+        for (len, kept) in [(max + 1, false), (max, true)] {
+            let name = with_name(len);
+            let named: &[(u32, &[u8])] = &[(0, &name), (0, &[0x90, 40, 100]), (96, &[0x80, 40, 0])];
+            let file = smf(1, 96, &[named, other]);
+            assert_eq!(split(&file).len(), 2);
+            let arena = Bump::new();
+            let score = score::gather_with(&file, &arena, true).expect("gathers");
+            assert_eq!(score::PartSeeds::of(&score).is_some(), kept, "a {len}-byte name");
+        }
+    }
+
     /// The property on generated files of every kind: the parts' notes are the parent's.
     #[test]
     fn generated_files_keep_every_note_across_their_parts() {
